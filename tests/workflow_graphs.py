@@ -1,0 +1,152 @@
+"""The shipped workflows, described once and written in both ComfyUI formats.
+
+Run ``python tests/workflow_graphs.py`` after changing a graph or a node's inputs: it rewrites
+``workflows/<name>.json`` (UI format, opened by the ComfyUI frontend and template browser) and
+``workflows/api/<name>.json`` (API format, for POST /prompt). A test checks the files are current.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from comfy_standins import CORE_NODES  # noqa: E402
+from posemotion import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS  # noqa: E402
+
+ALL_NODES = {**CORE_NODES, **NODE_CLASS_MAPPINGS}
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
+
+# node id -> (class, (column, row), inputs); an input given as (node id, output slot) is a link,
+# anything else a widget value (widgets left out take their defaults).
+GRAPHS = {
+    "pose_from_image": {
+        1: ("LoadImage", (0, 0), {"image": "posemotion_person.png"}),
+        2: ("PoseMotionDetectPose", (1, 0), {"image": (1, 0), "mode": "image", "face": True}),
+        3: ("PoseMotionRenderSkeleton", (2, 0), {"pose_keypoint": (2, 0), "face": True}),
+        4: ("SaveImage", (3, 0), {"images": (3, 0), "filename_prefix": "posemotion/skeleton"}),
+        5: ("PoseMotionRenderNormals", (2, 1), {"landmarks_3d": (2, 2), "part": "whole"}),
+        6: ("SaveImage", (3, 1), {"images": (5, 0), "filename_prefix": "posemotion/body_normals"}),
+        7: ("MaskToImage", (2, 2), {"mask": (2, 1)}),
+        8: ("SaveImage", (3, 2), {"images": (7, 0), "filename_prefix": "posemotion/person_mask"}),
+        9: ("PoseMotionSavePoseKeypoint", (2, 3), {"pose_keypoint": (2, 0), "filename_prefix": "posemotion/pose"}),
+    },
+    "pose_from_video": {
+        1: ("PoseMotionLoadVideo", (0, 0), {"video": "posemotion_walk.mp4", "max_frames": 48, "every_nth": 2,
+                                            "max_side": 512}),
+        2: ("PoseMotionDetectPose", (1, 0), {"image": (1, 0), "fps": (1, 1), "mode": "video", "smoothing": 0.3,
+                                             "person_mask": "none"}),
+        3: ("PoseMotionRenderSkeleton", (2, 0), {"pose_keypoint": (2, 0)}),
+        4: ("SaveAnimatedWEBP", (3, 0), {"images": (3, 0), "filename_prefix": "posemotion/skeleton", "fps": 15.0,
+                                         "lossless": False, "quality": 90}),
+        5: ("PoseMotionRenderNormals", (2, 1), {"landmarks_3d": (2, 2), "part": "hands", "thickness": 1.0}),
+        6: ("SaveAnimatedWEBP", (3, 1), {"images": (5, 0), "filename_prefix": "posemotion/hand_normals", "fps": 15.0,
+                                         "lossless": False, "quality": 90}),
+    },
+}
+
+
+def input_specs(cls) -> list[tuple[str, tuple, bool]]:
+    """(name, spec, required) for every visible input, in the frontend's order."""
+    types = cls.INPUT_TYPES()
+    return [(name, spec, section == "required")
+            for section in ("required", "optional") for name, spec in types.get(section, {}).items()]
+
+
+def is_widget(spec: tuple) -> bool:
+    options = spec[1] if len(spec) > 1 else {}
+    return (isinstance(spec[0], list) or spec[0] in WIDGET_TYPES) and not options.get("forceInput")
+
+
+def widget_default(spec: tuple):
+    options = spec[1] if len(spec) > 1 else {}
+    if "default" in options:
+        return options["default"]
+    if isinstance(spec[0], list):
+        return spec[0][0] if spec[0] else None
+    return {"INT": 0, "FLOAT": 0.0, "STRING": "", "BOOLEAN": False}[spec[0]]
+
+
+def output_names(cls) -> list[str]:
+    return list(getattr(cls, "RETURN_NAMES", None) or [t.lower() for t in cls.RETURN_TYPES])
+
+
+def widget_values(cls, given: dict) -> list:
+    """Positional widgets_values as the frontend saves them (an upload button adds its own value)."""
+    values = []
+    for name, spec, _ in input_specs(cls):
+        if is_widget(spec):
+            values.append(given.get(name, widget_default(spec)))
+            if len(spec) > 1 and spec[1].get("image_upload"):
+                values.append("image")
+    return values
+
+
+def build_api(graph: dict) -> dict:
+    prompt = {}
+    for node_id, (class_type, _, given) in graph.items():
+        cls = ALL_NODES[class_type]
+        inputs = {}
+        for name, spec, _ in input_specs(cls):
+            value = given.get(name)
+            if isinstance(value, tuple):
+                inputs[name] = [str(value[0]), value[1]]
+            elif is_widget(spec):
+                inputs[name] = given.get(name, widget_default(spec))
+        prompt[str(node_id)] = {"inputs": inputs, "class_type": class_type,
+                                "_meta": {"title": NODE_DISPLAY_NAME_MAPPINGS.get(class_type, class_type)}}
+    return prompt
+
+
+def build_ui(graph: dict) -> dict:
+    links, nodes = [], []
+    outgoing: dict[tuple[int, int], list[int]] = {}
+    for node_id, (class_type, _, given) in graph.items():
+        cls = ALL_NODES[class_type]
+        for slot, (name, spec, _) in enumerate(s for s in input_specs(cls) if not is_widget(s[1])):
+            if isinstance(given.get(name), tuple):
+                source, source_slot = given[name]
+                link_type = ALL_NODES[graph[source][0]].RETURN_TYPES[source_slot]
+                links.append([len(links) + 1, source, source_slot, node_id, slot, link_type])
+                outgoing.setdefault((source, source_slot), []).append(len(links))
+    link_into = {(link[3], link[4]): link[0] for link in links}
+    for order, (node_id, (class_type, (column, row), given)) in enumerate(graph.items()):
+        cls = ALL_NODES[class_type]
+        sockets = [(name, spec) for name, spec, _ in input_specs(cls) if not is_widget(spec)]
+        widgets = widget_values(cls, given)
+        nodes.append({
+            "id": node_id,
+            "type": class_type,
+            "pos": [40 + 380 * column, 60 + 330 * row],
+            "size": [320, 60 + 26 * (len(sockets) + len(widgets))],
+            "flags": {},
+            "order": order,
+            "mode": 0,
+            "inputs": [{"name": name, "type": spec[0], "link": link_into.get((node_id, slot))}
+                       for slot, (name, spec) in enumerate(sockets)],
+            "outputs": [{"name": name, "type": kind, "links": outgoing.get((node_id, slot), []), "slot_index": slot}
+                        for slot, (name, kind) in enumerate(zip(output_names(cls), cls.RETURN_TYPES))],
+            **({"title": NODE_DISPLAY_NAME_MAPPINGS[class_type]} if class_type in NODE_DISPLAY_NAME_MAPPINGS else {}),
+            "properties": {"Node name for S&R": class_type},
+            "widgets_values": widgets,
+        })
+    return {"last_node_id": max(graph), "last_link_id": len(links), "nodes": nodes, "links": links,
+            "groups": [], "config": {}, "extra": {}, "version": 0.4}
+
+
+def rendered_files() -> dict[Path, str]:
+    files = {}
+    for name, graph in GRAPHS.items():
+        files[ROOT / "workflows" / f"{name}.json"] = json.dumps(build_ui(graph), indent=1) + "\n"
+        files[ROOT / "workflows" / "api" / f"{name}.json"] = json.dumps(build_api(graph), indent=1) + "\n"
+    return files
+
+
+if __name__ == "__main__":
+    for path, text in rendered_files().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path.relative_to(ROOT)}")
