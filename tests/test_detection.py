@@ -81,3 +81,22 @@ def test_bad_settings():
         DetectionSettings(mask="magic")
     with pytest.raises(InputError, match="smoothing"):
         DetectionSettings(smoothing=1.0)
+
+
+def test_interrupted_video_run_does_not_leak_into_the_next(walk_frames):
+    frames = walk_frames[0][:12]
+    settings = DetectionSettings(video=True, mask="none")
+    fresh = detect_poses(frames, settings)
+
+    class Interrupted(Exception):
+        pass
+
+    def cancel_at_frame_5(done, total):
+        if done == 5:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        detect_poses(frames[::-1].copy(), settings, progress=cancel_at_frame_5)
+    again = detect_poses(frames, settings)
+    assert again.pose_keypoint == fresh.pose_keypoint
+    assert torch.equal(again.landmarks.joints, fresh.landmarks.joints)
