@@ -98,6 +98,11 @@ def test_every_node_is_registered(server):
     assert "posemotion_walk.mp4" in info["PoseMotionLoadVideo"]["input"]["required"]["video"][0]
 
 
+def test_frontend_extension_is_served_once(server):
+    extensions = [e for e in _get(server["url"] + "/extensions") if e.endswith("/posemotion.js")]
+    assert extensions == [f"/extensions/{PACK_NAME}/posemotion.js"]
+
+
 def test_workflow_templates_are_listed(server):
     templates = _get(server["url"] + "/workflow_templates")
     assert sorted(templates.get(PACK_NAME, [])) == sorted(p.stem for p in (ROOT / "workflows").glob("*.json"))

@@ -113,15 +113,20 @@ def build_ui(graph: dict) -> dict:
                 links.append([len(links) + 1, source, source_slot, node_id, slot, link_type])
                 outgoing.setdefault((source, source_slot), []).append(len(links))
     link_into = {(link[3], link[4]): link[0] for link in links}
-    for order, (node_id, (class_type, (column, row), given)) in enumerate(graph.items()):
+    column_bottom: dict[int, int] = {}
+    for order, (node_id, (class_type, (column, row), given)) in enumerate(sorted(graph.items(), key=lambda n: n[1][1])):
         cls = ALL_NODES[class_type]
         sockets = [(name, spec) for name, spec, _ in input_specs(cls) if not is_widget(spec)]
         widgets = widget_values(cls, given)
+        height = 60 + 26 * (len(sockets) + len(widgets))
+        top = column_bottom.get(column, 60)
+        # Output nodes grow an image preview after a run: leave room below them.
+        column_bottom[column] = top + height + (320 if getattr(cls, "OUTPUT_NODE", False) else 60)
         nodes.append({
             "id": node_id,
             "type": class_type,
-            "pos": [40 + 380 * column, 60 + 330 * row],
-            "size": [320, 60 + 26 * (len(sockets) + len(widgets))],
+            "pos": [40 + 380 * column, top],
+            "size": [320, height],
             "flags": {},
             "order": order,
             "mode": 0,
