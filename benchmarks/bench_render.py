@@ -10,8 +10,9 @@ draws body and hands at 512x512 with
 Both sides get exactly the same points: the ones that pass our renderer's thresholds (body conf
 >= 0.3; a hand only when all 21 points pass conf >= 0.7 and controlnet_aux's edge check, else no
 hand). The conversion to controlnet_aux's ``Keypoint`` lists happens outside the timed region.
-Prints frames per second (best and median of interleaved repeats), the ratio of medians, and the
-mean IoU of the two drawings' non-black pixels.
+Prints frames per second (best, median and worst of interleaved repeats, after one untimed run
+each), the ratio of medians, the mean IoU of the two drawings' non-black pixels, and how many of
+those pixels lie more than 1 px from the other drawing (sub-pixel geometry vs real differences).
 
 Run: ``python benchmarks/bench_render.py`` (see benchmarks/README.md for the install steps).
 Exit codes: 0 done, 2 controlnet_aux (or one of its drawing code's imports) is missing.
@@ -20,6 +21,7 @@ Exit codes: 0 done, 2 controlnet_aux (or one of its drawing code's imports) is m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import hashlib
 import importlib
@@ -96,6 +98,22 @@ def load_controlnet_aux():
     return util, body.Keypoint
 
 
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Send file descriptor 2 to /dev/null while MediaPipe runs: its TFLite/absl messages bypass GLOG."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def detected_poses(frames: int, max_side: int, refresh: bool) -> tuple[list[dict], str]:
     """POSE_KEYPOINT of the demo clip's first ``frames`` frames, cached as JSON in the temp folder."""
     import mediapipe
@@ -110,7 +128,9 @@ def detected_poses(frames: int, max_side: int, refresh: bool) -> tuple[list[dict
             return json.load(handle), f"cached {cache}"
     video, fps = read_video(clip, max_frames=frames, max_side=max_side)
     start = time.perf_counter()
-    detection = detect_poses(video, DetectionSettings(video=True, mask="none"), fps=fps)
+    with quiet_native_stderr(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype")  # protobuf, in mediapipe
+        detection = detect_poses(video, DetectionSettings(video=True, mask="none"), fps=fps)
     seconds = time.perf_counter() - start
     temporary = f"{cache}.{os.getpid()}.tmp"
     with open(temporary, "w") as handle:
@@ -187,23 +207,30 @@ def timed(function, *args) -> tuple[float, object]:
         gc.enable()
 
 
-def mask_iou(ours: np.ndarray, theirs: list[np.ndarray]) -> list[float]:
-    """Per frame IoU of the non-black pixels, for frames where either drawing has any."""
-    ious = []
+def mask_iou(ours: np.ndarray, theirs: list[np.ndarray]) -> tuple[list[float], int, int]:
+    """-> (per-frame IoU of the non-black pixels for frames where either drawing has any,
+    pixels in all unions, pixels of either drawing more than 1 px away from the other's)."""
+    ious, union_total, far = [], 0, 0
+    near = np.ones((3, 3), np.uint8)
     for a, b in zip(ours, theirs):
         a, b = a.any(axis=-1), b.any(axis=-1)
         union = np.count_nonzero(a | b)
         if union:
             ious.append(np.count_nonzero(a & b) / union)
-    return ious
+            union_total += union
+            far += np.count_nonzero(a & ~cv2.dilate(b.view(np.uint8), near).view(bool))
+            far += np.count_nonzero(b & ~cv2.dilate(a.view(np.uint8), near).view(bool))
+    return ious, union_total, far
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=200, help="frames of the demo clip (default 200)")
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs per renderer, interleaved (default 7)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed runs per renderer, interleaved (default 15)")
     parser.add_argument("--redetect", action="store_true", help="ignore the cached poses and detect again")
     args = parser.parse_args(argv)
+    if args.frames < 1 or args.repeats < 1:
+        parser.error("--frames and --repeats must be at least 1")
 
     util, Keypoint = load_controlnet_aux()
     pose_keypoint, source = detected_poses(args.frames, 640, args.redetect)
@@ -216,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(conf >= {BODY_THRESHOLD}), {counts['hands_drawn']} hands (all 21 points conf >= {HAND_THRESHOLD}), "
           f"{counts['hands_dropped']} partial hands left out of both")
 
-    render_ours(ours_input[:2])  # warm up both code paths (imports, first-call costs)
-    render_theirs(theirs_input[:2], util)
+    render_ours(ours_input)  # one untimed full run each: imports, first-call and first-allocation costs
+    render_theirs(theirs_input, util)
     seconds = {"posemotion": [], "controlnet_aux": []}
     for _ in range(args.repeats):
         elapsed, ours_images = timed(render_ours, ours_input)
@@ -227,17 +254,20 @@ def main(argv: list[str] | None = None) -> int:
 
     frames = len(ours_input)
     print(f"\n{frames} frames, {args.repeats} interleaved runs each")
-    print(f"{'renderer':<16}{'best fps':>10}{'median fps':>12}{'median ms/frame':>17}")
+    print(f"{'renderer':<16}{'best fps':>10}{'median fps':>12}{'worst fps':>11}{'median ms/frame':>17}")
     medians = {}
     for name, runs in seconds.items():
         medians[name] = frames / statistics.median(runs)
-        print(f"{name:<16}{frames / min(runs):>10.0f}{medians[name]:>12.0f}{1000 / medians[name]:>17.3f}")
+        print(f"{name:<16}{frames / min(runs):>10.0f}{medians[name]:>12.0f}{frames / max(runs):>11.0f}"
+              f"{1000 / medians[name]:>17.3f}")
     print(f"ratio posemotion / controlnet_aux (median fps): {medians['posemotion'] / medians['controlnet_aux']:.2f}x")
 
-    ious = mask_iou(ours_images, theirs_images)
+    ious, union, far = mask_iou(ours_images, theirs_images)
     if ious:
         print(f"IoU of non-black pixels: mean {statistics.fmean(ious):.4f}, min {min(ious):.4f} "
               f"over {len(ious)} frames with pixels")
+        print(f"pixels of either drawing more than 1 px from the other's: {far} of {union} "
+              f"({100 * far / union:.3f} %)")
     else:
         print("IoU of non-black pixels: no frame has any pixel drawn")
     return 0

@@ -17,12 +17,14 @@ def as_uint8_frames(frames, input_name: str = "image") -> np.ndarray:
             raise InputError(input_name, "empty batch: expected at least one frame")
         if frames.shape[1] < 1 or frames.shape[2] < 1:
             raise InputError(input_name, f"image has no pixels: shape {list(frames.shape)}")
-        if not torch.isfinite(frames).all():
-            raise InputError(input_name, "contains NaN or infinite values")
-        out = (frames[..., :3].clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
-        if out.shape[-1] == 1:
-            out = np.repeat(out, 3, axis=-1)
-        return np.ascontiguousarray(out)
+        # Frame by frame: whole-batch float temporaries cost more than detection itself on long clips.
+        out = np.empty((*frames.shape[:3], 3), np.uint8)
+        for i, frame in enumerate(frames):
+            if not torch.isfinite(frame).all():
+                raise InputError(input_name, f"frame {i} contains NaN or infinite values")
+            pixels = frame[..., :3].mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
+            out[i] = pixels  # broadcasts a single channel to RGB
+        return out
     if isinstance(frames, np.ndarray) and frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[-1] == 3:
         if frames.shape[0] == 0:
             raise InputError(input_name, "empty batch: expected at least one frame")

@@ -20,9 +20,6 @@ _LIMB_B = np.array([b for _, b in OPENPOSE_LIMBS])
 _LIMB_COLORS = [tuple(int(c * LIMB_COLOR_SCALE) for c in BODY_COLORS[k]) for k in range(len(OPENPOSE_LIMBS))]
 _HAND_A = np.array([a for a, _ in HAND_EDGES])
 _HAND_B = np.array([b for _, b in HAND_EDGES])
-# Unit circle for the limb ellipses: 36 vertices are visually identical to OpenCV's 1-degree polygon.
-_CIRCLE = np.stack([np.cos(np.linspace(0, 2 * np.pi, 36, endpoint=False)),
-                    np.sin(np.linspace(0, 2 * np.pi, 36, endpoint=False))], axis=1)
 
 
 def render_skeletons(pose_keypoint, width: int = 0, height: int = 0, body: bool = True, hands: bool = True,
@@ -66,15 +63,12 @@ def _draw_body(img: np.ndarray, points: np.ndarray, scale: np.ndarray, threshold
         center = (a + b) / 2
         delta = a - b
         half_length = np.hypot(delta[:, 0], delta[:, 1]) / 2
-        angle = np.arctan2(delta[:, 1], delta[:, 0])
-        cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
-        ex = _CIRCLE[None, :, 0] * half_length[:, None]  # along the limb
-        ey = _CIRCLE[None, :, 1] * stick_width  # across it
-        polygons = np.stack([center[:, None, 0] + ex * cos - ey * sin,
-                             center[:, None, 1] + ex * sin + ey * cos], axis=-1)
-        polygons = np.rint(polygons).astype(np.int32)
-        for k, polygon in zip(limbs, polygons):
-            cv2.fillConvexPoly(img, polygon, _LIMB_COLORS[k], lineType=cv2.LINE_8)
+        angle = np.degrees(np.arctan2(delta[:, 1], delta[:, 0]))
+        # The convention truncates centre, half-length and angle to integers and draws a
+        # 1-degree polygon; doing the same keeps our pixels identical to other OpenPose renders.
+        for k, (cx, cy), length, degrees in zip(limbs, center.tolist(), half_length.tolist(), angle.tolist()):
+            polygon = cv2.ellipse2Poly((int(cx), int(cy)), (int(length), stick_width), int(degrees), 0, 360, 1)
+            cv2.fillConvexPoly(img, polygon, _LIMB_COLORS[k])
     if radius > 0:
         centers = xy.astype(np.int32)
         for k in np.flatnonzero(ok):

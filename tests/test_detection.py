@@ -67,7 +67,7 @@ def test_binary_confidence_for_controlnet_aux(astronaut_image):
 @pytest.mark.parametrize("frames, message", [
     (torch.zeros(8, 8, 3), r"image: expected an IMAGE batch \[B,H,W,C\]"),
     (torch.zeros(0, 8, 8, 3), "image: empty batch"),
-    (torch.full((1, 8, 8, 3), float("nan")), "image: contains NaN"),
+    (torch.full((1, 8, 8, 3), float("nan")), "image: frame 0 contains NaN"),
     (torch.zeros(1, 8, 8, 2), "image: expected an IMAGE batch"),
     ("picture.png", "image: expected an IMAGE tensor"),
 ])

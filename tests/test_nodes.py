@@ -49,7 +49,7 @@ def test_detect_rejects_bad_images():
         PoseMotionDetectPose().detect(torch.zeros(4, 4), **DETECT_DEFAULTS)
     with pytest.raises(InputError, match="image: empty batch"):
         PoseMotionDetectPose().detect(torch.zeros(0, 4, 4, 3), **DETECT_DEFAULTS)
-    with pytest.raises(InputError, match="image: contains NaN"):
+    with pytest.raises(InputError, match="image: frame 0 contains NaN"):
         PoseMotionDetectPose().detect(torch.full((1, 4, 4, 3), float("inf")), **DETECT_DEFAULTS)
 
 
