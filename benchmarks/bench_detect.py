@@ -21,7 +21,6 @@ Run: ``python benchmarks/bench_detect.py`` (see benchmarks/README.md).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import statistics
@@ -43,32 +42,10 @@ from posemotion.models.detection import DetectionSettings, detect_poses  # noqa:
 from posemotion.models.images import to_image  # noqa: E402
 from posemotion.models.video import read_video  # noqa: E402
 from posemotion.nodes.pose_nodes import PoseMotionDetectPose  # noqa: E402
+from quiet import quiet_native_stderr  # noqa: E402
 
 NODE_ARGS = dict(mode="video", hands=True, face=False, person_mask="selfie_segmentation", min_confidence=0.5,
                  smoothing=0.0, binary_confidence=False)
-
-
-@contextlib.contextmanager
-def quiet_native_stderr(enabled: bool = True):
-    """Send file descriptor 2 to /dev/null: MediaPipe's TFLite/absl messages bypass Python and GLOG.
-
-    Python-level stderr (the node's progress lines) goes the same way; exceptions still surface
-    once the block is left.
-    """
-    if not enabled:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def direct_graphs(min_confidence: float):

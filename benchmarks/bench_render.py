@@ -21,7 +21,6 @@ Exit codes: 0 done, 2 controlnet_aux (or one of its drawing code's imports) is m
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import hashlib
 import importlib
@@ -49,6 +48,7 @@ from posemotion.models.detection import DetectionSettings, detect_poses  # noqa:
 from posemotion.models.pose_keypoint import make_frame, make_person, person_arrays  # noqa: E402
 from posemotion.models.skeleton import render_skeletons  # noqa: E402
 from posemotion.models.video import read_video  # noqa: E402
+from quiet import quiet_native_stderr  # noqa: E402
 
 INSTALL_HINT = "pip install --no-deps controlnet-aux==0.0.10"
 SIZE = 512
@@ -96,22 +96,6 @@ def load_controlnet_aux():
               file=sys.stderr)
         raise SystemExit(2) from None
     return util, body.Keypoint
-
-
-@contextlib.contextmanager
-def quiet_native_stderr():
-    """Send file descriptor 2 to /dev/null while MediaPipe runs: its TFLite/absl messages bypass GLOG."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def detected_poses(frames: int, max_side: int, refresh: bool) -> tuple[list[dict], str]:

@@ -7,7 +7,6 @@ validator checks widget values against the real definitions; they run without Co
 from __future__ import annotations
 
 import cv2
-import numpy as np
 import torch
 
 from posemotion.nodes import bridge
