@@ -23,7 +23,7 @@ MASK_SOURCES = ("selfie_segmentation", "pose_segmentation", "none")
 # renderer's default body threshold). MediaPipe reports no per-point hand or face confidence.
 BODY_PRESENT = 0.3
 
-Progress = Callable[[int, int], None]
+ProgressCallback = Callable[[int, int], None]  # (frames done, total)
 
 
 @dataclass(frozen=True)
@@ -88,13 +88,13 @@ def _landmark_array(landmarks, count: int) -> np.ndarray | None:
 
 
 def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps: float = 30.0,
-                 progress: Progress | None = None) -> Detection:
+                 progress: ProgressCallback | None = None) -> Detection:
     """Detect body, hands (and face) in every frame; see ``Detection`` for what comes back."""
     rgb = as_uint8_frames(frames)
     count, height, width = rgb.shape[:3]
     holistic, selfie = _solutions(settings)
     holistic.reset()  # a new sequence: forget the previous call's tracking state
-    pose_frames, masks = [], np.zeros((count, height, width), np.float32)
+    faces, masks = [], np.zeros((count, height, width), np.float32)
     landmarks = np.zeros((count, 75, 4), np.float32)
     for i in range(count):
         result = holistic.process(rgb[i])
@@ -108,7 +108,7 @@ def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps:
                     hand[:, 3] = 1.0
                     landmarks[i, offset:offset + 21] = hand
         face = _landmark_array(result.face_landmarks, 468) if settings.face and body is not None else None
-        pose_frames.append(face)
+        faces.append(face)
         if selfie is not None:
             masks[i] = selfie.process(rgb[i]).segmentation_mask
         elif result.segmentation_mask is not None:
@@ -118,7 +118,7 @@ def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps:
     if settings.smoothing > 0:
         landmarks = _smooth(landmarks, settings.smoothing)
     pose_keypoint = [
-        make_frame(_people(landmarks[i], face, settings), width, height) for i, face in enumerate(pose_frames)
+        make_frame(_people(landmarks[i], face, settings), width, height) for i, face in enumerate(faces)
     ]
     motion = Motion(
         joints=torch.from_numpy(landmarks[..., :3].copy()),
