@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from .detection import DetectionSettings, detect_poses
+from .errors import InputError
 from .normal_maps import render_motion_normals
 from .skeleton import render_skeletons
 from .video import read_video, write_video
@@ -77,5 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--face", action="store_true", help="also detect and draw face points")
     args = parser.parse_args(argv)
     video = demo_clip() if args.command == "demo" else args.video
-    run_pipeline(video, args.out, args.max_frames, args.max_side, args.face)
+    try:
+        run_pipeline(video, args.out, args.max_frames, args.max_side, args.face)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
