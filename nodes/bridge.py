@@ -79,6 +79,25 @@ def list_models(folder: str) -> list[str]:
     return sorted(set(names))
 
 
+def list_model_dirs(folder: str) -> list[str]:
+    """Sub-folders holding a Hugging Face model (a config.json), for folder-style loaders such as BLIP."""
+    names = set()
+    for root in model_folder_paths(folder):
+        base = Path(root)
+        if base.is_dir():
+            names |= {p.parent.relative_to(base).as_posix() for p in base.rglob("config.json") if p.parent != base}
+    return sorted(names)
+
+
+def resolve_model_dir(folder: str, name: str) -> str:
+    for root in model_folder_paths(folder):
+        path = Path(root) / name
+        if (path / "config.json").is_file():
+            return str(path)
+    raise ModelFileError(f"model folder {name!r} with a config.json not found in '{folder}' "
+                         f"(searched {model_folder_paths(folder)})")
+
+
 def resolve_model(folder: str, filename: str) -> str:
     """Full path of a model file, or one error naming the folder, the file and where we looked."""
     if IN_COMFYUI:
@@ -147,6 +166,15 @@ def output_device() -> torch.device:
     return model_management.intermediate_device() if IN_COMFYUI else torch.device("cpu")
 
 
+class _Holder(torch.nn.Module):
+    """Container the memory manager patches: ModelPatcher assigns ``model.device``, a read-only
+    property on Hugging Face models, so they are never handed to it directly."""
+
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.inner = inner
+
+
 class ManagedModel:
     """A torch module that ComfyUI's memory manager may load onto the GPU and evict again.
 
@@ -159,7 +187,7 @@ class ManagedModel:
         self.module = module.eval()
         if IN_COMFYUI:
             self.patcher = model_patcher.ModelPatcher(
-                module, load_device=model_management.get_torch_device(),
+                _Holder(self.module), load_device=model_management.get_torch_device(),
                 offload_device=model_management.unet_offload_device())
         else:
             self.patcher = None
@@ -167,7 +195,7 @@ class ManagedModel:
     def load(self) -> torch.nn.Module:
         if self.patcher is not None:
             model_management.load_models_gpu([self.patcher])
-            return self.patcher.model
+            return self.patcher.model.inner
         return self.module.to(compute_device())
 
     @property

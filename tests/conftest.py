@@ -60,7 +60,23 @@ def comfy_dirs(tmp_path, monkeypatch, astronaut, demo_clip_path):
     monkeypatch.setenv("POSEMOTION_INPUT_DIR", str(dirs["input"]))
     monkeypatch.setenv("POSEMOTION_OUTPUT_DIR", str(dirs["output"]))
     monkeypatch.setenv("POSEMOTION_MODELS_DIR", str(dirs["models"]))
+    _forecast_models(dirs["models"])
     return dirs
+
+
+def _forecast_models(models_dir):
+    """What the BLIP forecasting workflow loads, as tiny stand-ins under the same names."""
+    from tiny_models import save_tiny_blip
+
+    from posemotion.models.forecasting.model import OneStageForecaster
+    from posemotion.models.forecasting.training import save_checkpoint
+
+    blip = save_tiny_blip(str(models_dir / "blip" / "blip-itm-base-coco"))
+    torch.manual_seed(0)
+    model = OneStageForecaster(num_joints=18, cond_dim=32, layout="openpose_18", encoder="blip:" + os.path.basename(blip),
+                               max_horizon=45, d_model=32, num_layers=1, num_heads=2, ffn_dim=64)
+    torch.nn.init.normal_(model.head.weight, std=0.01)  # move a little, so renders differ frame to frame
+    save_checkpoint(model, str(models_dir / "pose_forecast" / "one_stage_blip.safetensors"))
 
 
 def pytest_report_header(config):

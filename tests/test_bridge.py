@@ -13,16 +13,16 @@ def test_not_in_comfyui_here():
 
 
 def test_model_folders_list_and_resolve(comfy_dirs):
-    folder = comfy_dirs["models"] / "pose_forecast"
+    folder = comfy_dirs["models"] / "motion"
     (folder / "sub").mkdir(parents=True)
     (folder / "a.safetensors").write_bytes(b"x")
     (folder / "sub" / "b.json").write_text("{}")
     (folder / "notes.txt").write_text("ignored: wrong extension")
-    assert bridge.list_models("pose_forecast") == ["a.safetensors", "sub/b.json"]
-    assert bridge.resolve_model("pose_forecast", "sub/b.json") == str(folder / "sub" / "b.json")
-    assert bridge.list_models("blip") == []
-    with pytest.raises(ModelFileError, match=r"model file 'missing.safetensors' not found in folder 'pose_forecast'"):
-        bridge.resolve_model("pose_forecast", "missing.safetensors")
+    assert bridge.list_models("motion") == ["a.safetensors", "sub/b.json"]
+    assert bridge.resolve_model("motion", "sub/b.json") == str(folder / "sub" / "b.json")
+    assert bridge.list_models("posegen") == []
+    with pytest.raises(ModelFileError, match=r"model file 'missing.safetensors' not found in folder 'motion'"):
+        bridge.resolve_model("motion", "missing.safetensors")
     with pytest.raises(ModelFileError, match="unknown model folder"):
         bridge.list_models("checkpointz")
 

@@ -60,8 +60,12 @@ def server(tmp_path_factory, astronaut, demo_clip_path):
         (base / name).mkdir()
     cv2.imwrite(str(base / "input" / "posemotion_person.png"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
     shutil.copy(demo_clip_path, base / "input" / "posemotion_walk.mp4")
+    from conftest import _forecast_models
+
+    _forecast_models(base / "models")
     config = base / "extra_model_paths.yaml"
-    config.write_text(f"posemotion_test:\n  custom_nodes: {base / 'packs'}\n")
+    config.write_text(f"posemotion_test:\n  custom_nodes: {base / 'packs'}\n"
+                      f"  blip: {base / 'models' / 'blip'}\n  pose_forecast: {base / 'models' / 'pose_forecast'}\n")
     port = _free_port()
     log = open(base / "server.log", "w")
     process = subprocess.Popen(
@@ -146,6 +150,7 @@ assert bridge.IN_COMFYUI
 assert '.safetensors' in folder_paths.folder_names_and_paths['pose_forecast'][1]
 managed = bridge.ManagedModel(torch.nn.Linear(3, 2), 'tiny')
 module = managed.load()
+assert module is managed.module
 assert any(m.model is managed.patcher for m in mm.current_loaded_models)
 print('forward', tuple(module(torch.ones(1, 3)).shape), 'device', bridge.compute_device(), 'out', bridge.output_device())
 """

@@ -46,6 +46,29 @@ GRAPHS = {
         6: ("SaveAnimatedWEBP", (3, 1), {"images": (5, 0), "filename_prefix": "posemotion/hand_normals", "fps": 15.0,
                                          "lossless": False, "quality": 90}),
     },
+    "forecast_from_image": {
+        1: ("LoadImage", (0, 0), {"image": "posemotion_person.png"}),
+        2: ("PoseMotionDetectPose", (1, 0), {"image": (1, 0), "mode": "image", "person_mask": "none"}),
+        3: ("PoseMotionTextEncode", (0, 1), {"text": "wave arms"}),
+        4: ("PoseMotionLoadPoseForecaster", (1, 1), {"checkpoint": "[bundled] one_stage_minilm.safetensors"}),
+        5: ("PoseMotionForecastPoses", (2, 0), {"forecaster": (4, 0), "conditioning": (3, 0), "initial_pose": (2, 0),
+                                                "horizon": 45, "fps": 30.0}),
+        6: ("PoseMotionRenderSkeleton", (3, 0), {"pose_keypoint": (5, 0)}),
+        7: ("SaveAnimatedWEBP", (4, 0), {"images": (6, 0), "filename_prefix": "posemotion/forecast", "fps": 30.0,
+                                         "lossless": False, "quality": 90}),
+    },
+    "forecast_with_blip": {
+        1: ("LoadImage", (0, 0), {"image": "posemotion_person.png"}),
+        2: ("PoseMotionDetectPose", (1, 0), {"image": (1, 0), "mode": "image", "person_mask": "none"}),
+        3: ("PoseMotionLoadBLIP", (0, 1), {"model": "blip-itm-base-coco"}),
+        4: ("PoseMotionBLIPEncode", (1, 1), {"blip": (3, 0), "image": (1, 0), "text": "walk forward"}),
+        5: ("PoseMotionLoadPoseForecaster", (1, 2), {"checkpoint": "one_stage_blip.safetensors"}),
+        6: ("PoseMotionForecastPoses", (2, 0), {"forecaster": (5, 0), "conditioning": (4, 0), "initial_pose": (2, 0),
+                                                "horizon": 45, "fps": 30.0}),
+        7: ("PoseMotionRenderSkeleton", (3, 0), {"pose_keypoint": (6, 0)}),
+        8: ("SaveAnimatedWEBP", (4, 0), {"images": (7, 0), "filename_prefix": "posemotion/forecast_blip", "fps": 30.0,
+                                         "lossless": False, "quality": 90}),
+    },
 }
 
 
