@@ -67,18 +67,22 @@ def run_pipeline(video: str, out_dir: str, max_frames: int = 0, max_side: int = 
     return summary
 
 
-DEMO_FORECAST_FRAME, DEMO_FORECAST_TEXT = 30, "wave arms"
+DEMO_FORECAST_TEXT = "step and swing arms"
 
 
-def forecast_demo(video: str, out_dir: str) -> dict:
-    """Forecast 45 frames from one frame of the clip and a short text with the bundled checkpoint."""
+def forecast_demo(out_dir: str) -> dict:
+    """Forecast 45 frames from the first frame of pose2sim's recording (one person, full body) and a
+    short text with the bundled checkpoint. That recording is in the training split: the demo
+    shows the pipeline working, the held-out figures are in the README."""
     import cv2
 
     from .forecasting.commands import BUNDLED_CHECKPOINT, forecast_image
+    from .forecasting.dataset import _package_file
 
-    frames, _ = read_video(video, max_frames=DEMO_FORECAST_FRAME + 1, max_side=640)
+    frames, _ = read_video(_package_file("Pose2Sim", "Demo_SinglePerson", "videos", "cam01.mp4"), max_frames=1)
+    os.makedirs(out_dir, exist_ok=True)
     image = os.path.join(out_dir, "forecast_input.png")
-    cv2.imwrite(image, cv2.cvtColor(frames[DEMO_FORECAST_FRAME], cv2.COLOR_RGB2BGR))
+    cv2.imwrite(image, cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
     return forecast_image(image, DEMO_FORECAST_TEXT, BUNDLED_CHECKPOINT, 45, 30.0, out_dir)
 
 
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_pipeline(video, args.out, args.max_frames, args.max_side, args.face)
         if args.command == "demo":
-            forecast_demo(video, args.out)
+            forecast_demo(args.out)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -142,6 +142,7 @@ class _OnDevice:
 
     def __init__(self, model, device):
         self.model, self.device, self.config = model, device, model.config
+        self.pose_frame = getattr(model, "pose_frame", None)
 
     def forecast(self, initial_pose, conditioning, horizon):
         return self.model.forecast(initial_pose.to(self.device), conditioning, horizon).cpu()

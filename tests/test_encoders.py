@@ -15,20 +15,14 @@ from posemotion.models.forecasting.encoders import (
     BLIP_MAX_TOKENS, BlipEncoder, MiniLMTextEncoder, check_texts, default_text_encoder)
 from posemotion.models.forecasting.types import Conditioning
 
-from tiny_models import TEXTS, tiny_blip_parts as _tiny_parts
+from tiny_models import TEXTS, save_tiny_blip, tiny_blip_parts as _tiny_parts
 
 
 @pytest.fixture(scope="module")
 def blip_folder(tmp_path_factory) -> str:
     """A tiny BLIP ITM checkpoint laid out as Salesforce/blip-itm-base-coco is (separate
     preprocessor_config.json and tokenizer files)."""
-    folder = str(tmp_path_factory.mktemp("ckpt") / "blip-itm-tiny")
-    model, tokenizer, image_processor = _tiny_parts()
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    image_processor.save_pretrained(folder)
-    assert os.path.isfile(os.path.join(folder, "preprocessor_config.json"))
-    return folder
+    return save_tiny_blip(str(tmp_path_factory.mktemp("ckpt") / "blip-itm-tiny"))
 
 
 @pytest.fixture(scope="module")

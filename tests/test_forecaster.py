@@ -145,3 +145,17 @@ def test_pose_keypoint_forecast_and_errors():
         initial_pose(_body_frame(visible=2), "openpose_18")
     hand = initial_pose(hand_only, "hand_21")[0]
     assert hand.shape == (1, 21, 2)
+
+
+def test_pose_frame_round_trip_and_scale_invariance():
+    from posemotion.models.forecasting.pose_frame import from_pose_frame, p0_box, to_pose_frame
+
+    poses = torch.rand(3, 4, 5, 2)
+    visible = torch.ones(3, 4, 5, dtype=torch.bool)
+    visible[0, :, 4] = False
+    box = p0_box(poses[:, 0], visible[:, 0])
+    framed = to_pose_frame(poses, visible, box)
+    assert (framed[0, :, 4] == 0).all()  # unseen keypoints stay 0
+    torch.testing.assert_close(from_pose_frame(framed, box)[visible], poses[visible])
+    small = poses * 0.25 + 0.6  # the same motion, smaller and elsewhere in the image
+    torch.testing.assert_close(to_pose_frame(small, visible, p0_box(small[:, 0], visible[:, 0])), framed)

@@ -48,6 +48,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..layouts import LAYOUTS
+from .losses import masked_mse
 from .types import Conditioning, PoseWindows
 
 
@@ -84,14 +85,6 @@ def fit_horizon(future: torch.Tensor, horizon: int) -> torch.Tensor:
     if horizon <= k:
         return future[:, :horizon]
     return torch.cat([future, future[:, -1:].expand(-1, horizon - k, *future.shape[2:])], dim=1)
-
-
-def masked_mse(pred: torch.Tensor, target: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
-    """Mean squared coordinate error over visible keypoints (0 with a graph when none is visible)."""
-    keep = visible[..., None]
-    target = torch.where(keep, target, torch.zeros((), dtype=target.dtype, device=target.device))
-    sq = torch.where(keep, (pred - target).square(), torch.zeros((), dtype=pred.dtype, device=pred.device))
-    return sq.sum() / (2 * visible.sum()).clamp_min(1)
 
 
 def _check_horizon(horizon, max_len: int | None = None) -> int:

@@ -78,6 +78,7 @@ def _train(args) -> int:
     from .dataset import load_dataset
     from .experiments import make_models
     from .metrics import PCK_THRESHOLDS, forecast_metrics
+    from .pose_frame import POSE_FRAME
     from .training import forecast_windows, save_checkpoint, train_model
 
     train, test = load_dataset(args.data, _encode_texts)
@@ -85,12 +86,12 @@ def _train(args) -> int:
     history = train_model(model, train, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           progress=_progress(f"train {args.model}"))
     pred = forecast_windows(model, test)
-    metrics = forecast_metrics(pred, test.poses[:, 1:], test.visible[:, 1:], PCK_THRESHOLDS[test.layout])
+    metrics = forecast_metrics(pred, test.image_poses()[:, 1:], test.visible[:, 1:], PCK_THRESHOLDS[test.layout])
     command = "python -m posemotion " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["forecast-train"] else ""
     record = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
               "train_windows": len(train), "test_windows": len(test), "seconds": round(history["seconds"], 1),
               "test_metrics": metrics, "command": command}
-    paths = save_checkpoint(model, args.out, record)
+    paths = save_checkpoint(model, args.out, record, pose_frame=POSE_FRAME if train.box is not None else None)
     print(f"trained {args.model} in {history['seconds']:.1f} s; held-out "
           + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
     print("wrote " + " and ".join(paths))

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from .pose_frame import p0_box, to_pose_frame
 from .types import Conditioning, PoseWindows
 
 HORIZON = 45
@@ -187,7 +188,7 @@ def build_dataset(out_path: str, mocap_folder: str, horizon: int = HORIZON, stri
 
 
 def load_dataset(path: str, encode_texts) -> tuple[PoseWindows, PoseWindows]:
-    """(train, test) windows with conditioning from ``encode_texts(list[str]) -> Conditioning``."""
+    """(train, test) windows in the P0-box frame, conditioning from ``encode_texts(list[str])``."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"dataset {path} not found: build it with `python -m posemotion forecast-data`")
     data = np.load(path)
@@ -196,8 +197,10 @@ def load_dataset(path: str, encode_texts) -> tuple[PoseWindows, PoseWindows]:
     encoded = encode_texts(unique)
     rows = torch.tensor([unique.index(t) for t in texts])
     conditioning = Conditioning(encoded.tokens[rows], encoded.mask[rows], encoded.encoder)
-    windows = PoseWindows(torch.from_numpy(data["poses"]), torch.from_numpy(data["visible"]), conditioning,
-                          texts, [str(c) for c in data["clips"]], "openpose_18", float(data["fps"]))
+    poses, visible = torch.from_numpy(data["poses"]), torch.from_numpy(data["visible"])
+    box = p0_box(poses[:, 0], visible[:, 0])
+    windows = PoseWindows(to_pose_frame(poses, visible, box), visible, conditioning, texts,
+                          [str(c) for c in data["clips"]], "openpose_18", float(data["fps"]), box)
     test = torch.from_numpy(data["test"])
     return windows.select(torch.nonzero(~test).flatten()), windows.select(torch.nonzero(test).flatten())
 

@@ -45,8 +45,8 @@ def run_comparison(train: PoseWindows, test: PoseWindows, steps: int, lr: float 
     for key, model in make_models(train, test.horizon).items():
         torch.manual_seed(seed)
         history = train_model(model, train, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
-        pred = forecast_windows(model, test)
-        target, visible = test.poses[:, 1:], test.visible[:, 1:]
+        pred = forecast_windows(model, test)  # image coordinates, as the metrics are defined
+        target, visible = test.image_poses()[:, 1:], test.visible[:, 1:]
         results[key] = {"metrics": forecast_metrics(pred, target, visible, threshold),
                         "ade_per_step": per_timestep_ade(pred, target, visible).tolist(),
                         "train_seconds": history["seconds"], "model": model}

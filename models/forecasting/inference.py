@@ -7,6 +7,7 @@ import torch
 
 from ..errors import InputError
 from ..pose_keypoint import make_frame, make_person, person_arrays, validate_pose_keypoint
+from .pose_frame import POSE_FRAME, from_pose_frame, p0_box, to_pose_frame
 from .types import Conditioning
 
 # Which part of a POSE_KEYPOINT person feeds each checkpoint layout.
@@ -49,7 +50,12 @@ def forecast_pose_keypoint(model, conditioning: Conditioning, pose_keypoint, hor
     """
     layout = model.config["layout"]
     p0, visible, (width, height) = initial_pose(pose_keypoint, layout)
-    poses = model.forecast(p0, conditioning, horizon)[0]
+    if getattr(model, "pose_frame", None) == POSE_FRAME:
+        seen = torch.from_numpy(visible)[None]
+        box = p0_box(p0, seen)
+        poses = from_pose_frame(model.forecast(to_pose_frame(p0, seen, box), conditioning, horizon), box)[0]
+    else:
+        poses = model.forecast(p0, conditioning, horizon)[0]
     if include_initial:
         poses = torch.cat([p0, poses])
     if not torch.isfinite(poses).all():

@@ -6,10 +6,13 @@ import torch
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
-    """Mean squared coordinate error over visible keypoints. pred/target [..., J, 2], visible [..., J]."""
-    weight = visible.to(pred.dtype)
-    squared = ((pred - target) ** 2).sum(-1) * weight
-    return squared.sum() / (2 * weight.sum()).clamp(min=1)
+    """Mean squared coordinate error over visible keypoints (0, with a graph, when none is).
+
+    pred/target [..., J, 2], visible [..., J]; unseen targets may hold anything, even NaN."""
+    keep = visible[..., None]
+    target = torch.where(keep, target, torch.zeros((), dtype=target.dtype, device=target.device))
+    squared = torch.where(keep, (pred - target).square(), torch.zeros((), dtype=pred.dtype, device=pred.device))
+    return squared.sum() / (2 * visible.sum()).clamp_min(1)
 
 
 def relative_pose_loss(pred: torch.Tensor, target: torch.Tensor, visible: torch.Tensor,

