@@ -71,3 +71,21 @@ def test_bundled_forecaster_runs_from_text(comfy_dirs):
 def test_over_long_text_is_refused():
     with pytest.raises(InputError, match="text"):
         PoseMotionTextEncode().encode("walk " * 400)
+
+
+def test_blip_encode_node_matches_transformers_itm_path(comfy_dirs, astronaut_image):
+    """F_M from the nodes equals what BlipForImageTextRetrieval's own ITM forward feeds its head."""
+    (blip,) = PoseMotionLoadBLIP().load("blip-itm-base-coco")
+    (conditioning,) = PoseMotionBLIPEncode().encode(blip, astronaut_image, "a person walks forward")
+    model, processor = blip.encoder.model, blip.encoder.processor
+    frame = (astronaut_image[0] * 255 + 0.5).to(torch.uint8).numpy()
+    pixels = processor.image_processor(images=[frame], return_tensors="pt", input_data_format="channels_last")
+    text = processor.tokenizer(["a person walks forward"], return_tensors="pt")
+    captured = []
+    hook = model.text_encoder.register_forward_hook(lambda module, args, output: captured.append(output[0]))
+    with torch.no_grad():
+        out = model(input_ids=text["input_ids"], attention_mask=text["attention_mask"],
+                    pixel_values=pixels["pixel_values"], use_itm_head=True)
+    hook.remove()
+    torch.testing.assert_close(conditioning.tokens, captured[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(model.itm_head(conditioning.tokens[:, 0]), out.itm_score, atol=1e-5, rtol=1e-5)

@@ -6,7 +6,6 @@ import json
 import os
 import sys
 
-import torch
 
 DEFAULT_DATA = os.path.join("data", "forecast", "windows.npz")
 DEFAULT_MOCAP = os.path.join("data", "mocap")
@@ -102,7 +101,6 @@ def _bench(args) -> int:
     from .dataset import load_dataset
     from .experiments import format_curves, format_table, latency, run_comparison
 
-    torch.set_num_threads(max(torch.get_num_threads(), 1))
     train, test = load_dataset(args.data, _encode_texts)
     print(f"data: {len(train)} train / {len(test)} test windows (test clips: {sorted(set(test.clips))}), "
           f"horizon {test.horizon}, layout {test.layout}, encoder {test.conditioning.encoder}")
