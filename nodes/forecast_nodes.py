@@ -6,14 +6,13 @@ import os
 
 import torch
 
+from ..models.forecasting import BUNDLED_DIR
 from ..models.forecasting.inference import forecast_pose_keypoint
 from ..models.forecasting.training import load_checkpoint
 from ..models.forecasting.types import Conditioning
 from . import bridge
 
-# Checkpoints that ship inside the pack, listed after the user's own files.
-BUNDLED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets", "forecast")
-BUNDLED_PREFIX = "[bundled] "
+BUNDLED_PREFIX = "[bundled] "  # bundled checkpoints are listed after the user's own files
 
 
 def _bundled() -> list[str]:

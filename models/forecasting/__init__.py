@@ -2,3 +2,9 @@
 
 See ``types.py`` for the data that flows between the encoders, the models, training and metrics.
 """
+
+import os
+
+# Checkpoints that ship inside the pack (the demo forecaster), see README "Pose forecasting".
+BUNDLED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           "assets", "forecast")

@@ -6,11 +6,11 @@ import json
 import os
 import sys
 
+from . import BUNDLED_DIR
 
 DEFAULT_DATA = os.path.join("data", "forecast", "windows.npz")
 DEFAULT_MOCAP = os.path.join("data", "mocap")
-BUNDLED_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                  "assets", "forecast", "one_stage_minilm.safetensors")
+BUNDLED_CHECKPOINT = os.path.join(BUNDLED_DIR, "one_stage_minilm.safetensors")
 
 
 def _encode_texts(texts):
