@@ -77,15 +77,19 @@ def format_curves(results: dict, keys=("lstm", "causal_transformer", "quantized_
 @torch.no_grad()
 def latency(one_stage, causal, windows: PoseWindows, horizon: int = 45, repeats: int = 7, batch: int = 1) -> dict:
     """Median seconds to forecast ``horizon`` frames: one pass vs autoregressive, same width/depth."""
-    sample = windows.select(list(range(batch)))
+    device = next(one_stage.parameters()).device
+    sample = windows.select(list(range(batch))).to(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     timings = {"one_stage": [], "causal_transformer": []}
     for model in (one_stage, causal):
         model.eval()
         model.forecast(sample.poses[:, 0], sample.conditioning, horizon)  # warm-up
     for _ in range(repeats):  # interleaved, so machine noise hits both alike
         for key, model in (("one_stage", one_stage), ("causal_transformer", causal)):
+            sync()
             start = time.perf_counter()
             model.forecast(sample.poses[:, 0], sample.conditioning, horizon)
+            sync()
             timings[key].append(time.perf_counter() - start)
     medians = {key: statistics.median(values) for key, values in timings.items()}
     medians["ratio"] = medians["causal_transformer"] / medians["one_stage"]

@@ -33,10 +33,16 @@ def model_kinds() -> dict[str, type]:
     return {cls.name: cls for cls in classes}
 
 
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def train_model(model, train: PoseWindows, steps: int, batch_size: int = 64, lr: float = 1e-4,
-                weight_decay: float = 0.01, seed: int = 0, progress: ProgressCallback | None = None) -> dict:
+                weight_decay: float = 0.01, seed: int = 0, progress: ProgressCallback | None = None,
+                device=None) -> dict:
     """Fit a forecaster: ``fit`` for non-neural ones, else AdamW on ``model.loss`` over random batches.
 
+    Neural models train on ``device`` (default: CUDA when available) and are left there.
     Models with a ``prepare(train)`` step (the quantised baseline's codebook) run it first.
     Returns a small history: losses every ~5 % of the steps and the wall time.
     """
@@ -46,6 +52,9 @@ def train_model(model, train: PoseWindows, steps: int, batch_size: int = 64, lr:
         return {"steps": 0, "seconds": time.perf_counter() - start, "losses": []}
     if len(train) == 0 or steps < 1:
         raise InputError("train", f"need at least one window and one step, got {len(train)} windows, {steps} steps")
+    device = torch.device(device) if device is not None else default_device()
+    model.to(device)
+    train = train.to(device)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     if hasattr(model, "prepare"):
@@ -74,12 +83,15 @@ def train_model(model, train: PoseWindows, steps: int, batch_size: int = 64, lr:
 def forecast_windows(model, windows: PoseWindows, horizon: int | None = None, batch_size: int = 256) -> torch.Tensor:
     """Forecast every window from its P0 -> [S, horizon, J, 2] in image coordinates."""
     horizon = horizon or windows.horizon
+    device = torch.device("cpu")
     if isinstance(model, torch.nn.Module):
         model.eval()
+        device = next(model.parameters()).device
     parts = []
     for begin in range(0, len(windows), batch_size):
-        batch = windows.select(slice(begin, begin + batch_size))
-        parts.append(model.forecast(batch.poses[:, 0], batch.conditioning, horizon, initial_visible=batch.visible[:, 0]))
+        batch = windows.select(slice(begin, begin + batch_size)).to(device)
+        parts.append(model.forecast(batch.poses[:, 0], batch.conditioning, horizon,
+                                    initial_visible=batch.visible[:, 0]).cpu())
     pred = torch.cat(parts)
     return pred if windows.box is None else from_pose_frame(pred, windows.box)
 

@@ -98,6 +98,11 @@ class PoseWindows:
                            [self.texts[i] for i in rows.tolist()], [self.clips[i] for i in rows.tolist()],
                            self.layout, self.fps, None if self.box is None else self.box[rows])
 
+    def to(self, device) -> "PoseWindows":
+        move = (lambda t: None if t is None else t.to(device))
+        return PoseWindows(self.poses.to(device), self.visible.to(device), self.conditioning.to(device),
+                           self.texts, self.clips, self.layout, self.fps, move(self.box))
+
     def image_poses(self) -> torch.Tensor:
         """Poses in image coordinates (undoing the P0-box frame when there is one)."""
         if self.box is None:
