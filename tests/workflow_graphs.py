@@ -94,7 +94,7 @@ def widget_default(spec: tuple):
 
 
 def output_names(cls) -> list[str]:
-    return list(getattr(cls, "RETURN_NAMES", None) or [t.lower() for t in cls.RETURN_TYPES])
+    return list(getattr(cls, "RETURN_NAMES", None) or cls.RETURN_TYPES)  # the frontend's own naming
 
 
 def widget_values(cls, given: dict) -> list:
@@ -142,6 +142,8 @@ def build_ui(graph: dict) -> dict:
         sockets = [(name, spec) for name, spec, _ in input_specs(cls) if not is_widget(spec)]
         widgets = widget_values(cls, given)
         height = 60 + 26 * (len(sockets) + len(widgets))
+        if any(len(spec) > 1 and spec[1].get("image_upload") for _, spec, _ in input_specs(cls)):
+            height += 202  # the frontend grows an image preview under an upload widget
         top = column_bottom.get(column, 60)
         # Output nodes grow an image preview after a run: leave room below them.
         column_bottom[column] = top + height + (320 if getattr(cls, "OUTPUT_NODE", False) else 60)
