@@ -48,6 +48,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..layouts import LAYOUTS
+from .checks import check_conditioning, check_horizon, check_initial_pose
 from .losses import masked_mse
 from .types import Conditioning, PoseWindows
 
@@ -85,33 +86,6 @@ def fit_horizon(future: torch.Tensor, horizon: int) -> torch.Tensor:
     if horizon <= k:
         return future[:, :horizon]
     return torch.cat([future, future[:, -1:].expand(-1, horizon - k, *future.shape[2:])], dim=1)
-
-
-def _check_horizon(horizon, max_len: int | None = None) -> int:
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-        raise InputError("horizon", f"expected a positive int, got {horizon!r}")
-    if max_len is not None and horizon > max_len:
-        raise InputError("horizon", f"{horizon} exceeds this model's max_len {max_len}")
-    return horizon
-
-
-def _check_query(initial_pose, conditioning, num_joints: int, initial_visible=None) -> torch.Tensor:
-    """Validate a forecast query; returns the [B, J] bool visibility of P0."""
-    if not isinstance(initial_pose, torch.Tensor) or initial_pose.ndim != 3 or initial_pose.shape[1:] != (num_joints, 2):
-        got = list(initial_pose.shape) if isinstance(initial_pose, torch.Tensor) else type(initial_pose).__name__
-        raise InputError("initial_pose", f"expected a [B, {num_joints}, 2] tensor, got {got}")
-    if not initial_pose.is_floating_point() or not torch.isfinite(initial_pose).all():
-        raise InputError("initial_pose", "expected finite floating-point coordinates")
-    if not isinstance(conditioning, Conditioning):
-        raise InputError("conditioning", f"expected a Conditioning, got {type(conditioning).__name__}")
-    if len(conditioning) != initial_pose.shape[0]:
-        raise InputError("conditioning", f"{len(conditioning)} rows for {initial_pose.shape[0]} initial poses")
-    if initial_visible is None:
-        return torch.ones(initial_pose.shape[:2], dtype=torch.bool, device=initial_pose.device)
-    if (not isinstance(initial_visible, torch.Tensor) or initial_visible.dtype != torch.bool
-            or initial_visible.shape != initial_pose.shape[:2]):
-        raise InputError("initial_visible", f"expected a bool [B, J] = {list(initial_pose.shape[:2])} tensor")
-    return initial_visible
 
 
 def _check_train(train) -> PoseWindows:
@@ -156,7 +130,7 @@ class ConstantPose:
         _check_train(train)
 
     def forecast(self, initial_pose, conditioning, horizon: int, initial_visible=None) -> torch.Tensor:
-        _check_horizon(horizon)
+        check_horizon(horizon)
         if not isinstance(initial_pose, torch.Tensor) or initial_pose.ndim != 3 or initial_pose.shape[-1] != 2:
             raise InputError("initial_pose", "expected a [B, J, 2] tensor")
         return initial_pose[:, None].expand(-1, horizon, -1, -1).clone()
@@ -210,7 +184,7 @@ class _NearestNeighbour:
     def neighbours(self, initial_pose, conditioning, initial_visible=None) -> torch.Tensor:
         """[B] long: index of each query's neighbour in the training windows (-1: none usable)."""
         self._require_fit()
-        visible = _check_query(initial_pose, conditioning, self.num_joints, initial_visible).cpu()
+        visible = check_initial_pose(initial_pose, conditioning, self.num_joints, self.layout, initial_visible).cpu()
         query = initial_pose.detach().float().cpu()
         cond = self._query_conditioning(conditioning)
         if query.shape[0] == 0:
@@ -223,7 +197,7 @@ class _NearestNeighbour:
         return None
 
     def forecast(self, initial_pose, conditioning, horizon: int, initial_visible=None) -> torch.Tensor:
-        _check_horizon(horizon)
+        check_horizon(horizon)
         index = self.neighbours(initial_pose, conditioning, initial_visible)
         motion = fit_horizon(self._motion[index.clamp_min(0)], horizon)
         motion = torch.where((index >= 0)[:, None, None, None], motion, torch.zeros(()))
@@ -258,9 +232,7 @@ class NearestNeighbourConditioning(_NearestNeighbour):
         self.config = {"tie_tolerance": self.tie_tolerance}
 
     def _query_conditioning(self, conditioning: Conditioning) -> torch.Tensor:
-        if conditioning.encoder != self.encoder or conditioning.dim != self.cond_dim:
-            raise InputError("conditioning", f"features of {conditioning.encoder!r} (dim {conditioning.dim}) but "
-                             f"this model was fitted on {self.encoder!r} (dim {self.cond_dim})")
+        check_conditioning(conditioning, self.encoder, self.cond_dim)
         return F.normalize(pooled_conditioning(conditioning.to("cpu")), dim=-1)
 
     def _pick(self, query, query_visible, query_cond):
@@ -296,10 +268,7 @@ class _NeuralForecaster(nn.Module):
         return next(self.parameters()).device
 
     def _check_conditioning(self, conditioning: Conditioning) -> Conditioning:
-        if conditioning.encoder != self.encoder or conditioning.dim != self.cond_dim:
-            raise InputError("conditioning", f"features of {conditioning.encoder!r} (dim {conditioning.dim}) but "
-                             f"this model expects {self.encoder!r} (dim {self.cond_dim})")
-        return conditioning.to(self.device)
+        return check_conditioning(conditioning, self.encoder, self.cond_dim).to(self.device)
 
     def _check_windows(self, windows: PoseWindows, max_len: int | None = None) -> PoseWindows:
         if not isinstance(windows, PoseWindows):
@@ -315,8 +284,8 @@ class _NeuralForecaster(nn.Module):
         return windows
 
     def _query(self, initial_pose, conditioning, horizon, max_len=None):
-        _check_horizon(horizon, max_len)
-        _check_query(initial_pose, conditioning, self.num_joints)
+        check_horizon(horizon, max_len)
+        check_initial_pose(initial_pose, conditioning, self.num_joints, self.layout)
         return initial_pose.to(self.device, torch.float32), self._check_conditioning(conditioning)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import InputError
+from .checks import check_conditioning, check_horizon, check_initial_pose
 from .losses import forecasting_loss
 from .types import Conditioning, PoseWindows
 
@@ -53,7 +53,10 @@ class OneStageForecaster(nn.Module):
                  initial_visible: torch.Tensor | None = None) -> torch.Tensor:
         """[B, J, 2] -> [B, horizon, J, 2]. Unseen keypoints enter as (0, 0), as in training, so
         ``initial_visible`` (accepted for a common interface with the baselines) is not needed."""
-        check_forecast_inputs(self.config, initial_pose, conditioning, horizon)
+        config = self.config
+        check_initial_pose(initial_pose, conditioning, config["num_joints"], config["layout"])
+        check_horizon(horizon, config["max_horizon"])
+        check_conditioning(conditioning, config["encoder"], config["cond_dim"])
         return initial_pose[:, None] + self.displacements(initial_pose, conditioning, horizon)
 
     def loss(self, windows: PoseWindows) -> torch.Tensor:
@@ -62,21 +65,3 @@ class OneStageForecaster(nn.Module):
         return forecasting_loss(pred, windows.poses[:, 1:], windows.visible[:, 1:],
                                 self.config["alpha"], self.config["beta"], self.config["theta"], self.config["loss_unit"])
 
-
-def check_forecast_inputs(config: dict, initial_pose: torch.Tensor, conditioning: Conditioning, horizon: int) -> None:
-    """Shared input checks of every forecaster: layout, horizon, finiteness, encoder."""
-    joints = config["num_joints"]
-    if initial_pose.ndim != 3 or initial_pose.shape[1:] != (joints, 2):
-        raise InputError("initial_pose", f"expected [B, {joints}, 2] keypoints for layout {config['layout']!r}, "
-                         f"got {list(initial_pose.shape)}")
-    if not torch.isfinite(initial_pose).all():
-        raise InputError("initial_pose", "contains NaN or infinite coordinates")
-    maximum = config.get("max_horizon")
-    if not isinstance(horizon, int) or horizon < 1 or (maximum is not None and horizon > maximum):
-        raise InputError("horizon", f"expected 1..{maximum} frames for this checkpoint, got {horizon}")
-    if conditioning.encoder != config["encoder"]:
-        raise InputError("conditioning", f"features come from encoder {conditioning.encoder!r} but the checkpoint "
-                         f"was trained on {config['encoder']!r}")
-    if conditioning.dim != config["cond_dim"] or len(conditioning) != initial_pose.shape[0]:
-        raise InputError("conditioning", f"expected {initial_pose.shape[0]} rows of {config['cond_dim']}-d tokens, got "
-                         f"{len(conditioning)} of {conditioning.dim}-d")
