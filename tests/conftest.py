@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from posemotion.models.cli import DEMO_CLIP_HINT
 
 
 def _astronaut() -> np.ndarray:
@@ -35,8 +34,8 @@ def demo_clip_path() -> str:
 
     try:
         return demo_clip()
-    except SystemExit:
-        pytest.fail(f"the real test clip is missing: {DEMO_CLIP_HINT}")
+    except FileNotFoundError as error:
+        pytest.fail(f"the real test clip is missing: {error}")
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 
+from ..resources import console_progress
 from . import BUNDLED_DIR
 
 DEFAULT_DATA = os.path.join("data", "forecast", "windows.npz")
@@ -66,13 +67,6 @@ def run_command(args) -> int:
     raise ValueError(args.command)
 
 
-def _progress(label):
-    def report(done, total):
-        if done == total or done % max(total // 10, 1) == 0:
-            print(f"  {label}: {done}/{total}", file=sys.stderr, flush=True)
-    return report
-
-
 def _train(args) -> int:
     from .dataset import load_dataset
     from .experiments import make_models
@@ -83,7 +77,7 @@ def _train(args) -> int:
     train, test = load_dataset(args.data, _encode_texts)
     model = make_models(train, train.horizon)[args.model]
     history = train_model(model, train, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                          progress=_progress(f"train {args.model}"))
+                          progress=console_progress(f"train {args.model}"))
     pred = forecast_windows(model, test)
     metrics = forecast_metrics(pred, test.image_poses()[:, 1:], test.visible[:, 1:], PCK_THRESHOLDS[test.layout])
     command = "python -m posemotion " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["forecast-train"] else ""

