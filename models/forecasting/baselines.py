@@ -65,12 +65,6 @@ class ForecastModel(Protocol):
 # Shared helpers
 
 
-def pooled_conditioning(conditioning: Conditioning) -> torch.Tensor:
-    """[B, D] float32: mean of ``conditioning.tokens`` over the unmasked tokens."""
-    weights = conditioning.mask.to(torch.float32)[..., None]
-    return (conditioning.tokens.float() * weights).sum(1) / weights.sum(1).clamp_min(1)
-
-
 def fill_invisible(poses: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
     """[S, T, J, 2]: each invisible keypoint replaced by its last visible position in an earlier
     frame (kept as is where it was never visible before)."""
@@ -162,7 +156,7 @@ class _NearestNeighbour:
         self._p0 = train.poses[:, 0].float().clone()
         self._v0 = train.visible[:, 0].clone()
         self._motion = filled
-        self._cond = F.normalize(pooled_conditioning(train.conditioning), dim=-1)
+        self._cond = F.normalize(train.conditioning.pooled(), dim=-1)
         self.layout, self.num_joints, self.horizon = train.layout, train.num_joints, train.horizon
         self.encoder, self.cond_dim = train.conditioning.encoder, train.conditioning.dim
 
@@ -233,7 +227,7 @@ class NearestNeighbourConditioning(_NearestNeighbour):
 
     def _query_conditioning(self, conditioning: Conditioning) -> torch.Tensor:
         check_conditioning(conditioning, self.encoder, self.cond_dim)
-        return F.normalize(pooled_conditioning(conditioning.to("cpu")), dim=-1)
+        return F.normalize(conditioning.to("cpu").pooled(), dim=-1)
 
     def _pick(self, query, query_visible, query_cond):
         sim = query_cond @ self._cond.T  # [b, S]
@@ -332,7 +326,7 @@ class LSTMForecaster(_NeuralForecaster):
     def teacher_forced(self, poses_in: torch.Tensor, conditioning: Conditioning) -> torch.Tensor:
         """[B, T, J, 2]: the prediction of frame t+1 from the given frames 0..t, for each t."""
         conditioning = self._check_conditioning(conditioning)
-        return self._run(poses_in.to(self.device, torch.float32), self.cond_proj(pooled_conditioning(conditioning)))[0]
+        return self._run(poses_in.to(self.device, torch.float32), self.cond_proj(conditioning.pooled()))[0]
 
     def loss(self, windows: PoseWindows) -> torch.Tensor:
         self._check_windows(windows)
@@ -344,7 +338,7 @@ class LSTMForecaster(_NeuralForecaster):
     def forecast(self, initial_pose, conditioning, horizon: int, initial_visible=None) -> torch.Tensor:
         pose, conditioning = self._query(initial_pose, conditioning, horizon)
         with _inference(self):
-            cond = self.cond_proj(pooled_conditioning(conditioning))
+            cond = self.cond_proj(conditioning.pooled())
             state, frames = None, []
             for _ in range(horizon):
                 nxt, state = self._run(pose[:, None], cond, state)

@@ -227,25 +227,18 @@ class MiniLMTextEncoder:
         return check_texts(texts, self.max_tokens, self.tokenizer)
 
     @torch.no_grad()
-    def _run(self, texts, device) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, texts, device=None) -> Conditioning:
+        """Texts -> Conditioning(tokens [B,L,384], mask) on the CPU; ``device`` as for BLIP."""
         texts = self.check_texts(texts)
         self.model.eval()
         device, _ = _module_place(self.model, device)
         batch = self.tokenizer(texts, padding=True, return_tensors="pt")
         hidden = self.model(**{k: v.to(device) for k, v in batch.items()}).last_hidden_state
-        return hidden.float().cpu(), batch["attention_mask"].bool()
-
-    def encode(self, texts, device=None) -> Conditioning:
-        """Texts -> Conditioning(tokens [B,L,384], mask) on the CPU; ``device`` as for BLIP."""
-        tokens, mask = self._run(texts, device)
-        return Conditioning(tokens=tokens, mask=mask, encoder=self.encoder_id)
+        return Conditioning(tokens=hidden.float().cpu(), mask=batch["attention_mask"].bool(), encoder=self.encoder_id)
 
     def sentence_embedding(self, texts, device=None) -> torch.Tensor:
         """[B,384]: tokens mean-pooled over the attention mask, L2-normalised (as the model was trained)."""
-        tokens, mask = self._run(texts, device)
-        weights = mask.unsqueeze(-1).float()
-        pooled = (tokens * weights).sum(1) / weights.sum(1).clamp_min(1e-9)
-        return torch.nn.functional.normalize(pooled, dim=-1)
+        return torch.nn.functional.normalize(self.encode(texts, device).pooled(), dim=-1)
 
 
 _DEFAULT_TEXT_ENCODER: MiniLMTextEncoder | None = None

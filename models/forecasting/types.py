@@ -46,6 +46,11 @@ class Conditioning:
     def __len__(self) -> int:
         return int(self.tokens.shape[0])
 
+    def pooled(self) -> torch.Tensor:
+        """[B, D] float32: the mean of ``tokens`` over the unmasked tokens (a sentence-level vector)."""
+        weights = self.mask.to(torch.float32)[..., None]
+        return (self.tokens.float() * weights).sum(1) / weights.sum(1).clamp_min(1)
+
     def select(self, index) -> "Conditioning":
         """Rows ``index`` (a slice, list or tensor of indices) of the batch."""
         pick = (lambda t: None if t is None else t[index])
