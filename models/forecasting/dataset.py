@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..pose_keypoint import person_arrays
 from ..resources import package_file
 from .pose_frame import p0_box, to_pose_frame
 from .types import Conditioning, PoseWindows
@@ -47,11 +48,10 @@ POSE2SIM_TEXT = "step and swing arms"
 
 @dataclass
 class Track:
-    """One clip of 2D body poses: xy [T, 18, 2] normalised, visible [T, 18], at ``fps``."""
+    """One clip of 2D body poses: xy [T, 18, 2] normalised, visible [T, 18]."""
 
     xy: np.ndarray
     visible: np.ndarray
-    fps: float
     text: str
     recording: str  # views of one recording are synchronised and share their clips
     start: int = 0  # first frame within the recording
@@ -67,7 +67,7 @@ def video_tracks(path: str, source: str, text: str | None, max_side: int = 640, 
     body = np.zeros((len(frames), 18, 3), np.float32)
     for t, frame in enumerate(detection.pose_keypoint):
         if frame["people"]:
-            body[t] = np.asarray(frame["people"][0]["pose_keypoints_2d"], np.float32).reshape(18, 3)
+            body[t] = person_arrays(frame["people"][0])["body"]
     visible = body[..., 2] >= VISIBLE_CONF
     seen = visible.sum(1) >= 8
     neck = body[:, 1, :2]
@@ -81,7 +81,7 @@ def video_tracks(path: str, source: str, text: str | None, max_side: int = 640, 
         elif not ok and start is not None:
             piece = slice(start, t)
             label = text or _video_text(body[piece, :, :2], visible[piece], fps)
-            tracks.append(Track(body[piece, :, :2].copy(), visible[piece].copy(), fps, label, source, start))
+            tracks.append(Track(body[piece, :, :2].copy(), visible[piece].copy(), label, source, start))
             start = t if t < len(body) and seen[t] else None
     return tracks
 
@@ -110,7 +110,7 @@ def mocap_tracks(folder: str, fps: float = 30.0) -> list[Track]:
         points, valid = mocap.to_openpose_18(positions, names, mocap.detect_rig(names))
         for yaw in MOCAP_YAWS:
             xy, visible = mocap.project_to_image(points, valid, yaw_degrees=yaw)
-            tracks.append(Track(xy.astype(np.float32), visible, fps, text, f"mocap:{name}"))
+            tracks.append(Track(xy.astype(np.float32), visible, text, f"mocap:{name}"))
     return tracks
 
 
