@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import torch
-
 from ..models.forecasting import BUNDLED_DIR
 from ..models.forecasting.inference import forecast_pose_keypoint
 from ..models.forecasting.training import load_checkpoint
@@ -129,22 +127,9 @@ class PoseMotionForecastPoses:
         if not isinstance(conditioning, Conditioning):
             raise TypeError(f"conditioning: expected FORECAST_CONDITIONING, got {type(conditioning).__name__}")
         model = forecaster.load()
-        device = next(model.parameters()).device
-        with torch.no_grad():
-            frames = forecast_pose_keypoint(_OnDevice(model, device), conditioning.to(device), initial_pose, horizon)
+        frames = forecast_pose_keypoint(model, conditioning, initial_pose, horizon)
         return {"ui": {"text": [f"{horizon} frames forecast by {model.name} ({model.config['layout']})"]},
                 "result": (frames, float(fps))}
-
-
-class _OnDevice:
-    """Feeds a model on its device and brings its forecast back to the CPU."""
-
-    def __init__(self, model, device):
-        self.model, self.device, self.config = model, device, model.config
-        self.pose_frame = getattr(model, "pose_frame", None)
-
-    def forecast(self, initial_pose, conditioning, horizon):
-        return self.model.forecast(initial_pose.to(self.device), conditioning, horizon).cpu()
 
 
 NODE_CLASS_MAPPINGS = {

@@ -46,16 +46,20 @@ def forecast_pose_keypoint(model, conditioning: Conditioning, pose_keypoint, hor
                            include_initial: bool = True) -> list[dict]:
     """Forecast ``horizon`` frames after the pose; returns POSE_KEYPOINT frames (P0 first if asked).
 
-    Keypoints not visible in P0 stay missing (0, 0, 0) in every forecast frame.
+    Runs on the model's device. Keypoints not visible in P0 stay missing (0, 0, 0) in every
+    forecast frame.
     """
     layout = model.config["layout"]
     p0, visible, (width, height) = initial_pose(pose_keypoint, layout)
+    device = next(model.parameters()).device if isinstance(model, torch.nn.Module) else torch.device("cpu")
+    conditioning = conditioning.to(device)
     if getattr(model, "pose_frame", None) == POSE_FRAME:
         seen = torch.from_numpy(visible)[None]
         box = p0_box(p0, seen)
-        poses = from_pose_frame(model.forecast(to_pose_frame(p0, seen, box), conditioning, horizon), box)[0]
+        framed = model.forecast(to_pose_frame(p0, seen, box).to(device), conditioning, horizon).cpu()
+        poses = from_pose_frame(framed, box)[0]
     else:
-        poses = model.forecast(p0, conditioning, horizon)[0]
+        poses = model.forecast(p0.to(device), conditioning, horizon).cpu()[0]
     if include_initial:
         poses = torch.cat([p0, poses])
     if not torch.isfinite(poses).all():
