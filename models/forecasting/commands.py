@@ -69,17 +69,15 @@ def run_command(args) -> int:
 
 def _train(args) -> int:
     from .dataset import load_dataset
-    from .experiments import make_models
-    from .metrics import PCK_THRESHOLDS, forecast_metrics
+    from .experiments import evaluate, make_models
     from .pose_frame import POSE_FRAME
-    from .training import forecast_windows, save_checkpoint, train_model
+    from .training import save_checkpoint, train_model
 
     train, test = load_dataset(args.data, _encode_texts)
     model = make_models(train, train.horizon)[args.model]
     history = train_model(model, train, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           progress=console_progress(f"train {args.model}"))
-    pred = forecast_windows(model, test)
-    metrics = forecast_metrics(pred, test.image_poses()[:, 1:], test.visible[:, 1:], PCK_THRESHOLDS[test.layout])
+    metrics, _ = evaluate(model, test)
     command = "python -m posemotion " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["forecast-train"] else ""
     record = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
               "train_windows": len(train), "test_windows": len(test), "seconds": round(history["seconds"], 1),

@@ -37,18 +37,23 @@ def make_models(train: PoseWindows, max_horizon: int, size: dict = SMALL) -> dic
     }
 
 
+def evaluate(model, test: PoseWindows) -> tuple[dict, list[float]]:
+    """Held-out metrics (in image coordinates, as the paper defines them) and ADE per frame."""
+    pred = forecast_windows(model, test)
+    target, visible = test.image_poses()[:, 1:], test.visible[:, 1:]
+    return (forecast_metrics(pred, target, visible, PCK_THRESHOLDS[test.layout]),
+            per_timestep_ade(pred, target, visible).tolist())
+
+
 def run_comparison(train: PoseWindows, test: PoseWindows, steps: int, lr: float = 1e-3, batch_size: int = 32,
                    seed: int = 0, log=print) -> dict:
     """Train every model on ``train`` with the same loop, evaluate on ``test``: metrics and curves."""
-    threshold = PCK_THRESHOLDS[train.layout]
     results = {}
     for key, model in make_models(train, test.horizon).items():
         torch.manual_seed(seed)
         history = train_model(model, train, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
-        pred = forecast_windows(model, test)  # image coordinates, as the metrics are defined
-        target, visible = test.image_poses()[:, 1:], test.visible[:, 1:]
-        results[key] = {"metrics": forecast_metrics(pred, target, visible, threshold),
-                        "ade_per_step": per_timestep_ade(pred, target, visible).tolist(),
+        metrics, ade_per_step = evaluate(model, test)
+        results[key] = {"metrics": metrics, "ade_per_step": ade_per_step,
                         "train_seconds": history["seconds"], "model": model}
         log(f"  {LABELS[key]:<20} trained in {history['seconds']:.1f} s: "
             + ", ".join(f"{k} {v:.3f}" for k, v in results[key]["metrics"].items()))
