@@ -7,7 +7,6 @@ tracks one person. Frames where nobody is found give ``"people": []`` and zero l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -17,13 +16,13 @@ from .images import as_uint8_frames
 from .layouts import FACE_MESH_TO_68, to_openpose_18
 from .motion import Motion
 from .pose_keypoint import make_frame, make_person
+from .resources import ProgressCallback
 
 MASK_SOURCES = ("selfie_segmentation", "pose_segmentation", "none")
 # Confidence at which a body point counts as present when ``binary_confidence`` is on (the
 # renderer's default body threshold). MediaPipe reports no per-point hand or face confidence.
 BODY_PRESENT = 0.3
 
-ProgressCallback = Callable[[int, int], None]  # (frames done, total)
 
 
 @dataclass(frozen=True)

