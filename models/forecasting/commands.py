@@ -28,7 +28,7 @@ def add_commands(commands) -> None:
     train = commands.add_parser("forecast-train", help="train one forecaster and save a checkpoint")
     train.add_argument("--data", default=DEFAULT_DATA)
     train.add_argument("--model", default="one_stage",
-                       choices=["one_stage", "lstm", "causal_transformer", "quantized_transformer"])
+                       choices=["one_stage", "lstm", "transformer_ntp", "quant_tf"])
     train.add_argument("--steps", type=int, default=1500)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--lr", type=float, default=1e-3)
@@ -101,9 +101,9 @@ def _bench(args) -> int:
     print(format_table(results))
     print("\n(b) ADE per forecast frame (Figure 4)")
     print(format_curves(results))
-    timing = latency(results["one_stage"]["model"], results["causal_transformer"]["model"], test, test.horizon)
+    timing = latency(results["one_stage"]["model"], results["transformer_ntp"]["model"], test, test.horizon)
     print(f"\n(c) latency at horizon {test.horizon}, batch 1, equal width and depth: one-stage "
-          f"{1000 * timing['one_stage']:.1f} ms, autoregressive transformer {1000 * timing['causal_transformer']:.1f} ms, "
+          f"{1000 * timing['one_stage']:.1f} ms, autoregressive transformer {1000 * timing['transformer_ntp']:.1f} ms, "
           f"ratio {timing['ratio']:.1f}x")
     if args.json:
         figures = {key: {k: v for k, v in value.items() if k != "model"} for key, value in results.items()}

@@ -15,9 +15,6 @@ from .types import PoseWindows
 # Transformer width/depth shared by the one-stage model and the transformer baselines, so the
 # comparison (and the latency benchmark) is at equal size.
 SMALL = dict(d_model=64, num_layers=2, num_heads=4, ffn_dim=128, dropout=0.1)
-TABLE_ORDER = ("nn_pose", "nn_conditioning", "lstm", "causal_transformer", "quantized_transformer", "one_stage")
-LABELS = {"nn_pose": "NN_P", "nn_conditioning": "NN_VL", "lstm": "LSTM", "causal_transformer": "Transformer (NTP)",
-          "quantized_transformer": "Quant.+TF", "one_stage": "Ours (one-stage)"}
 
 
 def make_models(train: PoseWindows, max_horizon: int, size: dict = SMALL) -> dict:
@@ -27,14 +24,15 @@ def make_models(train: PoseWindows, max_horizon: int, size: dict = SMALL) -> dic
 
     common = dict(num_joints=train.num_joints, cond_dim=train.conditioning.dim, layout=train.layout,
                   encoder=train.conditioning.encoder)
-    return {
-        "nn_pose": NearestNeighbourPose(),
-        "nn_conditioning": NearestNeighbourConditioning(),
-        "lstm": LSTMForecaster(**common, hidden_size=size["d_model"], num_layers=2),
-        "causal_transformer": CausalTransformerForecaster(**common, max_len=max_horizon + 1, **size),
-        "quantized_transformer": QuantizedTransformerForecaster(**common, max_len=max_horizon + 1, **size),
-        "one_stage": OneStageForecaster(**common, max_horizon=max_horizon, **size),
-    }
+    models = [  # in the paper's Table 1 order, keyed by each model's own ``name``
+        NearestNeighbourPose(),
+        NearestNeighbourConditioning(),
+        LSTMForecaster(**common, hidden_size=size["d_model"], num_layers=2),
+        CausalTransformerForecaster(**common, max_len=max_horizon + 1, **size),
+        QuantizedTransformerForecaster(**common, max_len=max_horizon + 1, **size),
+        OneStageForecaster(**common, max_horizon=max_horizon, **size),
+    ]
+    return {model.name: model for model in models}
 
 
 def evaluate(model, test: PoseWindows) -> tuple[dict, list[float]]:
@@ -55,27 +53,27 @@ def run_comparison(train: PoseWindows, test: PoseWindows, steps: int, lr: float 
         metrics, ade_per_step = evaluate(model, test)
         results[key] = {"metrics": metrics, "ade_per_step": ade_per_step,
                         "train_seconds": history["seconds"], "model": model}
-        log(f"  {LABELS[key]:<20} trained in {history['seconds']:.1f} s: "
+        log(f"  {model.label:<20} trained in {history['seconds']:.1f} s: "
             + ", ".join(f"{k} {v:.3f}" for k, v in results[key]["metrics"].items()))
     return results
 
 
 def format_table(results: dict) -> str:
     lines = [f"{'method':<20}{'ADE':>8}{'FDE':>8}{'PCK':>8}{'RMSE':>8}"]
-    for key in TABLE_ORDER:
-        m = results[key]["metrics"]
-        lines.append(f"{LABELS[key]:<20}{m['ADE']:>8.3f}{m['FDE']:>8.3f}{m['PCK']:>8.3f}{m['RMSE']:>8.3f}")
+    for result in results.values():
+        m = result["metrics"]
+        lines.append(f"{result['model'].label:<20}{m['ADE']:>8.3f}{m['FDE']:>8.3f}{m['PCK']:>8.3f}{m['RMSE']:>8.3f}")
     return "\n".join(lines)
 
 
-def format_curves(results: dict, keys=("lstm", "causal_transformer", "quantized_transformer", "one_stage"),
+def format_curves(results: dict, keys=("lstm", "transformer_ntp", "quant_tf", "one_stage"),
                   every: int = 5) -> str:
     horizon = len(results["one_stage"]["ade_per_step"])
     steps = [t for t in range(1, horizon + 1) if t == 1 or t % every == 0]
     lines = [f"{'frame':<20}" + "".join(f"{t:>7}" for t in steps)]
     for key in keys:
         curve = results[key]["ade_per_step"]
-        lines.append(f"{LABELS[key]:<20}" + "".join(f"{curve[t - 1]:>7.3f}" for t in steps))
+        lines.append(f"{results[key]['model'].label:<20}" + "".join(f"{curve[t - 1]:>7.3f}" for t in steps))
     return "\n".join(lines)
 
 
@@ -85,17 +83,17 @@ def latency(one_stage, causal, windows: PoseWindows, horizon: int = 45, repeats:
     device = next(one_stage.parameters()).device
     sample = windows.select(list(range(batch))).to(device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    timings = {"one_stage": [], "causal_transformer": []}
+    timings = {"one_stage": [], "transformer_ntp": []}
     for model in (one_stage, causal):
         model.eval()
         model.forecast(sample.poses[:, 0], sample.conditioning, horizon)  # warm-up
     for _ in range(repeats):  # interleaved, so machine noise hits both alike
-        for key, model in (("one_stage", one_stage), ("causal_transformer", causal)):
+        for key, model in (("one_stage", one_stage), ("transformer_ntp", causal)):
             sync()
             start = time.perf_counter()
             model.forecast(sample.poses[:, 0], sample.conditioning, horizon)
             sync()
             timings[key].append(time.perf_counter() - start)
     medians = {key: statistics.median(values) for key, values in timings.items()}
-    medians["ratio"] = medians["causal_transformer"] / medians["one_stage"]
+    medians["ratio"] = medians["transformer_ntp"] / medians["one_stage"]
     return medians

@@ -18,6 +18,7 @@ from .types import Conditioning, PoseWindows
 
 class OneStageForecaster(nn.Module):
     name = "one_stage"
+    label = "Ours (one-stage)"
 
     def __init__(self, num_joints: int, cond_dim: int, layout: str, encoder: str, max_horizon: int = 45,
                  d_model: int = 128, num_layers: int = 3, num_heads: int = 4, ffn_dim: int = 256,

@@ -22,12 +22,11 @@ from .types import PoseWindows
 
 def model_kinds() -> dict[str, type]:
     """Every forecaster class by its ``name`` (checkpoint ``kind``)."""
-    from . import baselines
+    from .baselines import BASELINES
     from .model import OneStageForecaster
 
-    classes = [OneStageForecaster, baselines.LSTMForecaster, baselines.CausalTransformerForecaster,
-               baselines.QuantizedTransformerForecaster]
-    return {cls.name: cls for cls in classes}
+    neural = [cls for cls in BASELINES.values() if issubclass(cls, torch.nn.Module)]
+    return {cls.name: cls for cls in [OneStageForecaster, *neural]}
 
 
 def default_device() -> torch.device:
