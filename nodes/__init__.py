@@ -1,10 +1,18 @@
-"""ComfyUI node classes (V1 API), importable without ComfyUI."""
+"""ComfyUI node classes (V1 API), importable without ComfyUI.
 
-from . import bridge, forecast_nodes, io_nodes, pose_nodes, render_nodes
+Each capability has its own module defining NODE_CLASS_MAPPINGS and NODE_DISPLAY_NAME_MAPPINGS.
+"""
+
+from importlib import import_module
+
+from . import bridge
+
+NODE_MODULES = ("pose_nodes", "render_nodes", "io_nodes", "forecast_nodes")
 
 NODE_CLASS_MAPPINGS: dict[str, type] = {}
 NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {}
-for _module in (pose_nodes, render_nodes, io_nodes, forecast_nodes):
+for _name in NODE_MODULES:
+    _module = import_module(f".{_name}", __name__)
     NODE_CLASS_MAPPINGS.update(_module.NODE_CLASS_MAPPINGS)
     NODE_DISPLAY_NAME_MAPPINGS.update(_module.NODE_DISPLAY_NAME_MAPPINGS)
 

@@ -1,5 +1,8 @@
 """The shipped workflows, described once and written in both ComfyUI formats.
 
+Graphs of later capabilities live in ``tests/graphs_<capability>.py`` (a ``GRAPHS`` dict each) and
+are merged here.
+
 Run ``python tests/workflow_graphs.py`` after changing a graph or a node's inputs: it rewrites
 ``workflows/<name>.json`` (UI format, opened by the ComfyUI frontend and template browser) and
 ``workflows/api/<name>.json`` (API format, for POST /prompt). A test checks the files are current.
@@ -7,6 +10,7 @@ Run ``python tests/workflow_graphs.py`` after changing a graph or a node's input
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -70,6 +74,11 @@ GRAPHS = {
                                          "lossless": False, "quality": 90}),
     },
 }
+
+for _module_path in sorted(Path(__file__).resolve().parent.glob("graphs_*.py")):
+    _extra = importlib.import_module(_module_path.stem).GRAPHS
+    assert not set(_extra) & set(GRAPHS), f"{_module_path.name} repeats a workflow name"
+    GRAPHS.update(_extra)
 
 
 def input_specs(cls) -> list[tuple[str, tuple, bool]]:
