@@ -65,12 +65,79 @@ def validate_tokens(tokens, input_name: str = "motion_tokens") -> MotionTokens:
 class MotionTokenizer(torch.nn.Module):
     """Base of the four tokenizers: normalised features [B, T, D] <-> ids [B, T // downsample, Q].
 
-    Subclasses set ``kind`` and implement ``encode``, ``decode`` and ``forward`` (training: returns
-    the reconstruction and a dict of named scalar losses whose sum is minimised).
+    Subclasses set ``kind`` and ``config`` (the constructor's keyword arguments, saved beside the
+    weights) and implement ``encode``, ``decode`` and ``forward`` (training: returns the
+    reconstruction and a dict of named scalar losses whose sum is minimised).
+
+    ``feature_mean`` / ``feature_std`` ([D] float, or None when the features are taken as already
+    normalised) travel with the tokenizer; ``normalise`` / ``denormalise`` apply them.
     """
 
     kind: ClassVar[str] = ""
     downsample: int = 4
+    config: dict
+    feature_mean: torch.Tensor | None = None
+    feature_std: torch.Tensor | None = None
+
+    def set_feature_stats(self, mean, std) -> None:
+        mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
+        std = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
+        dim = self.feature_dim
+        if mean.shape != (dim,) or std.shape != (dim,):
+            raise InputError("stats", f"mean and std must have {dim} values, got {tuple(mean.shape)} and {tuple(std.shape)}")
+        if not bool((std > 0).all()) or not bool(torch.isfinite(mean).all()):
+            raise InputError("stats", "std must be positive and mean finite")
+        self.feature_mean, self.feature_std = mean, std
+
+    def normalise(self, features: torch.Tensor) -> torch.Tensor:
+        if self.feature_mean is None:
+            return features
+        return (features - self.feature_mean.to(features)) / self.feature_std.to(features)
+
+    def denormalise(self, features: torch.Tensor) -> torch.Tensor:
+        if self.feature_mean is None:
+            return features
+        return features * self.feature_std.to(features) + self.feature_mean.to(features)
+
+    @property
+    def feature_dim(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def fps(self) -> float:
+        return float(self.config.get("fps", 20.0))
+
+    def check_features(self, features, input_name: str = "features") -> torch.Tensor:
+        """Features [B, T, D] with T >= downsample; trailing T % downsample frames are cropped so
+        that decode(encode(x)) has exactly as many frames as the tokens stand for."""
+        dim = self.feature_dim
+        if not isinstance(features, torch.Tensor) or not features.is_floating_point() or features.ndim != 3:
+            raise InputError(input_name, f"expected a float tensor [B, T, {dim}]")
+        if features.shape[2] != dim:
+            raise InputError(input_name, f"expected {dim} features per frame, got {features.shape[2]}")
+        frames = features.shape[1]
+        if frames < self.downsample:
+            raise InputError(input_name, f"the sequence has {frames} frames; this tokenizer needs at least "
+                                         f"{self.downsample} (its temporal downsampling factor)")
+        return features[:, : frames - frames % self.downsample]
+
+    def check_ids(self, ids, min_streams: int | None = None, input_name: str = "ids") -> torch.Tensor:
+        """ids [B, N, q] int; q may be smaller than the number of streams down to ``min_streams``."""
+        sizes = self.codebook_sizes()
+        min_streams = len(sizes) if min_streams is None else min_streams
+        if not isinstance(ids, torch.Tensor) or ids.dtype not in (torch.int64, torch.int32) or ids.ndim != 3:
+            raise InputError(input_name, f"expected an integer tensor [B, N, {len(sizes)}]")
+        streams = ids.shape[2]
+        if not min_streams <= streams <= len(sizes) or ids.shape[1] < 1:
+            expected = str(len(sizes)) if min_streams == len(sizes) else f"{min_streams}..{len(sizes)}"
+            raise InputError(input_name, f"expected [B, N>=1, {expected}] ids, got {list(ids.shape)}")
+        for q in range(streams):
+            column = ids[..., q]
+            bad = (column < 0) | (column >= sizes[q])
+            if bool(bad.any()):
+                raise InputError(input_name, f"token id {column[bad][0].item()} in stream {q} is outside "
+                                             f"the codebook 0..{sizes[q] - 1}")
+        return ids.long()
 
     def encode(self, features: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
