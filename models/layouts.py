@@ -8,6 +8,13 @@ Layout ids are plain strings used everywhere a pose or motion names its joints:
 - ``coco_17``      COCO body keypoints
 - ``mediapipe_holistic_75_image`` detection landmarks in 3D: mediapipe_33 body, then left hand_21,
   then right hand_21 (see ``motion.py`` for its coordinate convention)
+- ``smpl_22``      SMPL body joints in HumanML3D order (pelvis first); world space, metres, y up,
+  x to the subject's left and z forward in SMPL's rest pose
+- ``smpl_52``      ``smpl_22`` then 15 left-hand and 15 right-hand SMPL-H joints (index, middle, pinky,
+  ring, thumb; joints 1..3 from knuckle to last joint, no finger tips)
+
+Kinematic trees (``layout_parents``) exist for the SMPL layouts: ``parents[j]`` is the joint that
+``j`` hangs from, -1 for the pelvis, and every parent comes before its children.
 """
 
 from __future__ import annotations
@@ -45,13 +52,44 @@ COCO_17 = (
 
 HOLISTIC_75 = MEDIAPIPE_33 + tuple("left_" + n for n in HAND_21) + tuple("right_" + n for n in HAND_21)
 
+SMPL_22 = (
+    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
+    "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+)
+SMPL_22_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
+
+SMPLH_FINGERS = ("index", "middle", "pinky", "ring", "thumb")  # SMPL-H order within a hand
+
+
+def _hand_joint_names(side: str) -> tuple[str, ...]:
+    return tuple(f"{side}_{finger}{k}" for finger in SMPLH_FINGERS for k in (1, 2, 3))
+
+
+def _hand_parents(wrist: int, first: int) -> tuple[int, ...]:
+    """Each finger's joint 1 hangs from the wrist, joints 2 and 3 from the joint before."""
+    return tuple(wrist if k == 0 else first + 3 * f + k - 1 for f in range(len(SMPLH_FINGERS)) for k in range(3))
+
+
+SMPL_52 = SMPL_22 + _hand_joint_names("left") + _hand_joint_names("right")
+SMPL_52_PARENTS = SMPL_22_PARENTS + _hand_parents(SMPL_22.index("left_wrist"), 22) + _hand_parents(
+    SMPL_22.index("right_wrist"), 37)
+
 LAYOUTS: dict[str, tuple[str, ...]] = {
     "openpose_18": OPENPOSE_18,
     "mediapipe_33": MEDIAPIPE_33,
     "hand_21": HAND_21,
     "coco_17": COCO_17,
     "mediapipe_holistic_75_image": HOLISTIC_75,
+    "smpl_22": SMPL_22,
+    "smpl_52": SMPL_52,
 }
+
+_PARENTS: dict[str, tuple[int, ...]] = {"smpl_22": SMPL_22_PARENTS, "smpl_52": SMPL_52_PARENTS}
+
+# Bones for drawing, as (parent, child) index pairs in joint order.
+SMPL_22_BONES = tuple((p, j) for j, p in enumerate(SMPL_22_PARENTS) if p >= 0)
+SMPL_52_BONES = tuple((p, j) for j, p in enumerate(SMPL_52_PARENTS) if p >= 0)
 
 # OpenPose body limbs (0-based) in ControlNet's drawing order; limb k is drawn in BODY_COLORS[k].
 OPENPOSE_LIMBS = (
@@ -113,6 +151,20 @@ def layout_names(layout: str) -> tuple[str, ...]:
         return LAYOUTS[layout]
     except KeyError:
         raise InputError("layout", f"unknown layout {layout!r}; expected one of {sorted(LAYOUTS)}") from None
+
+
+def layout_parents(layout: str) -> tuple[int, ...]:
+    """Parent index of every joint of a layout with a kinematic tree (-1 for the root)."""
+    layout_names(layout)  # unknown layouts get the usual message
+    try:
+        return _PARENTS[layout]
+    except KeyError:
+        raise InputError("layout", f"layout {layout!r} has no kinematic tree; expected one of {sorted(_PARENTS)}") from None
+
+
+def layout_bones(layout: str) -> tuple[tuple[int, int], ...]:
+    """(parent, child) index pairs of a layout's kinematic tree, for drawing."""
+    return tuple((p, j) for j, p in enumerate(layout_parents(layout)) if p >= 0)
 
 
 def _midpoint(a: np.ndarray, b: np.ndarray) -> np.ndarray:
