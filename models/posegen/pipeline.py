@@ -1,0 +1,308 @@
+"""PoseGen sampler: reference image + pose frames (+ hand normals) + prompt -> a long video.
+
+Segment-interleaved generation (paper Sec. 3.3): base segments (even plan indices) are sampled first,
+each independently, the first one recording background keys/values that later base segments share;
+interpolation segments (odd indices) then regenerate the gaps, seeing the neighbours' last/first
+frames as given pixel frames (frame mask 1) in place of their pose frames; ``merge_segments``
+cross-fades everything into one clip.
+
+Types: frames are IMAGE tensors [F,H,W,3] float 0..1 on the CPU; latents as in ``conditioning``.
+The overlapping-context-window sampler the peers use (UniAnimate-DiT, WanVideoWrapper) is here too,
+as ``generate_context_windows``, so the benchmark compares both on the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from diffusers import FlowMatchEulerDiscreteScheduler
+
+from ..errors import InputError
+from ..resources import ProgressCallback
+from . import conditioning as cond
+from .kv_share import KVShareController
+from .segments import merge_segments, pad_poses, plan_segments, segment_inputs
+
+Interrupt = Callable[[], None]  # raises to stop between steps (bridge.check_interrupt in ComfyUI)
+SegmentCallback = Callable[[int, int, str], None]  # on_segment(done, total, kind) before each segment
+
+
+@dataclass
+class PoseGenModels:
+    """The modules one generation uses, each already on the device it should run on.
+
+    ``interp_transformer`` holds the interpolation weights (PoseGen's ``720p-81f-cond``); leave it
+    None when one backbone carries both LoRAs as adapters and ``select_phase(kind)``
+    switches them (called with a segment kind, "base" or "interpolation").
+    """
+
+    transformer: torch.nn.Module
+    vae: torch.nn.Module
+    clip_vision: torch.nn.Module
+    text_encoder: torch.nn.Module
+    tokenizer: object
+    interp_transformer: torch.nn.Module | None = None
+    select_phase: Callable[[str], None] | None = None
+
+
+@dataclass
+class KVShareSettings:
+    """Background KV-sharing ranges, half-open [start, end): steps of the schedule and DiT blocks."""
+
+    steps: tuple[int, int] = (0, 2)
+    blocks: tuple[int, int] = (34, 40)
+    mask_blocks: tuple[int, int] = (0, 11)
+    cache_device: torch.device | str | None = None  # None: the transformer's device
+
+
+@dataclass
+class SamplerSettings:
+    width: int = 0  # 0: the pose frames' size (rounded down to 16)
+    height: int = 0
+    segment_length: int = 81
+    head: int | None = None  # frames an interpolation segment takes from the previous base (None: a quarter)
+    tail: int | None = None  # ... and from the next base (None: a quarter)
+    steps: int = 25
+    cfg: float = 5.0
+    seed: int = 0
+    shift: float = 5.0  # flow-matching timestep shift (Wan2.1 720p / DiffSynth default)
+    negative_prompt: str = ""
+
+
+@dataclass
+class _Prepared:
+    """Everything fixed for the whole clip."""
+
+    width: int
+    height: int
+    reference_latent: torch.Tensor
+    clip_embeds: torch.Tensor
+    text: torch.Tensor
+    text_uncond: torch.Tensor | None
+    subject_tokens: list[int] | None
+    poses: torch.Tensor
+    hands: torch.Tensor | None
+    device: torch.device
+    dtype: torch.dtype
+
+
+def _module_device(module: torch.nn.Module) -> torch.device:
+    # The patch embedding is never block-swapped, so it tells where the model computes.
+    embedding = getattr(module, "patch_embedding", None)
+    return (embedding.weight if embedding is not None else next(module.parameters())).device
+
+
+def _prepare(models: PoseGenModels, reference_image, pose_frames, hand_frames, prompt, subject_word,
+             settings: SamplerSettings, want_subject: bool) -> _Prepared:
+    if settings.steps < 1:
+        raise InputError("steps", f"{settings.steps}: expected at least 1")
+    width, height = cond.output_size(pose_frames, settings.width, settings.height)
+    poses = cond.fit_driving_frames(pose_frames, width, height, "pose_frames")
+    hands = None
+    if hand_frames is not None:
+        if len(hand_frames) != len(pose_frames):
+            raise InputError("hand_frames", f"{len(hand_frames)} frames but {len(pose_frames)} pose frames: "
+                             "expected one hand-normal frame per pose frame")
+        hands = cond.fit_driving_frames(hand_frames, width, height, "hand_frames")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InputError("prompt", "empty: describe the subject and the scene")
+    subject = cond.subject_token_indices(models.tokenizer, prompt, subject_word) if want_subject else None
+    reference = cond.fit_reference(reference_image, width, height)
+
+    device = _module_device(models.transformer)
+    dtype = next(models.transformer.parameters()).dtype
+    return _Prepared(
+        width=width, height=height,
+        reference_latent=cond.vae_encode(models.vae, reference).to(device, dtype),
+        clip_embeds=cond.encode_clip_image(models.clip_vision, reference).to(device, dtype),
+        text=cond.encode_prompt(models.text_encoder, models.tokenizer, prompt).to(device, dtype),
+        text_uncond=(cond.encode_prompt(models.text_encoder, models.tokenizer, settings.negative_prompt)
+                     .to(device, dtype) if settings.cfg != 1 else None),
+        subject_tokens=subject, poses=poses, hands=hands, device=device, dtype=dtype)
+
+
+def _noise(shape: tuple[int, ...], seed: int, device: torch.device) -> torch.Tensor:
+    """Seeded on the CPU so a seed gives the same video on every device."""
+    generator = torch.Generator("cpu").manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+    return torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
+
+
+def _predict(transformer, latents, condition, t, p: _Prepared, reference, hands, cfg, kv) -> torch.Tensor:
+    """One CFG-guided noise prediction; the KV controller is told which branch runs."""
+    model_input = torch.cat([latents, condition], dim=1).to(p.dtype)
+    timestep = t.expand(latents.shape[0]).to(p.device)
+    extra = dict(encoder_hidden_states_image=p.clip_embeds, reference_latents=reference, hand_latents=hands,
+                 kv_share=kv, return_dict=False)
+    if kv is not None:
+        kv.set_branch("cond")
+    noise = transformer(hidden_states=model_input, timestep=timestep, encoder_hidden_states=p.text, **extra)[0]
+    if p.text_uncond is None:
+        return noise.float()
+    if kv is not None:
+        kv.set_branch("uncond")
+    uncond = transformer(hidden_states=model_input, timestep=timestep, encoder_hidden_states=p.text_uncond,
+                         **extra)[0]
+    return uncond.float() + cfg * (noise.float() - uncond.float())
+
+
+class _StepCounter:
+    def __init__(self, total: int, progress: ProgressCallback | None, interrupt: Interrupt | None):
+        self.done, self.total, self.progress, self.interrupt = 0, total, progress, interrupt
+
+    def check(self) -> None:
+        if self.interrupt is not None:
+            self.interrupt()
+
+    def step(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+@torch.no_grad()
+def _sample(transformer, condition, hands, p: _Prepared, settings: SamplerSettings, seed: int,
+            kv: KVShareController | None, counter: _StepCounter) -> torch.Tensor:
+    """Flow-matching Euler sampling of one segment -> normalised latents [1,16,F_lat,h,w]."""
+    scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=settings.shift)
+    scheduler.set_timesteps(settings.steps, device=p.device)
+    shape = (1, 16, *condition.shape[2:])
+    latents = _noise(shape, seed, p.device)
+    for i, t in enumerate(scheduler.timesteps):
+        counter.check()
+        if kv is not None:
+            kv.set_step(i)
+        noise = _predict(transformer, latents, condition, t, p, p.reference_latent, hands, settings.cfg, kv)
+        latents = scheduler.step(noise, t, latents, return_dict=False)[0]
+        counter.step()
+    return latents
+
+
+def _segment_condition(vae, p: _Prepared, driving: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """[mask 4, pose latents 16] for one segment; ``driving`` already holds given pixel frames where known."""
+    latents = cond.vae_encode(vae, driving).to(p.device, torch.float32)
+    mask = cond.frame_mask(known, latents.shape[-2], latents.shape[-1]).to(p.device)
+    return torch.cat([mask, latents], dim=1)
+
+
+def _kv_controller(kv_share: KVShareSettings | None, p: _Prepared, transformer, settings: SamplerSettings):
+    if kv_share is None:
+        return None
+    controller = KVShareController(steps=kv_share.steps, blocks=kv_share.blocks,
+                                   subject_token_indices=p.subject_tokens, mask_blocks=kv_share.mask_blocks,
+                                   cache_device=kv_share.cache_device)
+    controller.validate(settings.steps, len(transformer.blocks))
+    return controller
+
+
+def _phase(models: PoseGenModels, kind: str):
+    """The transformer for a segment kind ("base" or "interpolation"), adapters switched if shared."""
+    if models.select_phase is not None:
+        models.select_phase(kind)
+    if kind == "interpolation" and models.interp_transformer is not None:
+        return models.interp_transformer
+    return models.transformer
+
+
+@torch.no_grad()
+def generate(models: PoseGenModels, reference_image: torch.Tensor, pose_frames: torch.Tensor, prompt: str,
+             subject_word: str = "", settings: SamplerSettings | None = None,
+             hand_frames: torch.Tensor | None = None, kv_share: KVShareSettings | None = None,
+             progress: ProgressCallback | None = None, on_segment: SegmentCallback | None = None,
+             interrupt: Interrupt | None = None) -> torch.Tensor:
+    """Generate ``len(pose_frames)`` frames [N,H,W,3] float 0..1 following the poses.
+
+    ``kv_share`` None turns background KV-sharing off (no subject word needed). Sizes: pose and hand
+    frames are resized to (width, height) when their aspect ratio matches and rejected otherwise; the
+    reference image is centre-cropped to that aspect (with a warning) and resized. Fewer pose frames
+    than one segment: one base segment over the reflection-padded poses, cut back to the input's length
+    (``segments.plan_segments``).
+    Interrupting (``interrupt`` raising) between steps leaves the models as they were.
+    """
+    settings = settings or SamplerSettings()
+    plan = plan_segments(len(pose_frames), segment_length=settings.segment_length, head=settings.head,
+                         tail=settings.tail)
+    p = _prepare(models, reference_image, pose_frames, hand_frames, prompt, subject_word, settings,
+                 want_subject=kv_share is not None)
+    poses = pad_poses(p.poses, plan)
+    hands = None if p.hands is None else pad_poses(p.hands, plan)
+    counter = _StepCounter(settings.steps * len(plan.segments), progress, interrupt)
+    controller = _kv_controller(kv_share, p, models.transformer, settings)
+    frames: dict[int, torch.Tensor] = {}
+    order = [*plan.base_segments, *plan.interpolation_segments]
+    try:
+        for done, segment in enumerate(order):
+            if on_segment is not None:
+                on_segment(done, len(order), segment.kind)
+            transformer = _phase(models, segment.kind)
+            kv = None
+            if controller is not None and segment.kind == "base" and len(plan.base_segments) > 1:
+                controller.mode = "record" if segment.index == 0 else "share"
+                kv = controller
+            driving, known = segment_inputs(plan, segment.index, poses, frames)
+            condition = _segment_condition(models.vae, p, driving, known)
+            segment_hands = None if hands is None else cond.vae_encode(models.vae, hands[segment.start:segment.end])
+            if segment_hands is not None:
+                segment_hands = segment_hands.to(p.device, p.dtype)
+            latents = _sample(transformer, condition, segment_hands, p, settings, settings.seed + segment.index,
+                              kv, counter)
+            frames[segment.index] = cond.vae_decode(models.vae, latents)
+            if segment.kind == "base" and segment is plan.base_segments[-1] and controller is not None:
+                controller.reset()  # interpolation segments do not share: free the anchor's cache now
+    finally:
+        if controller is not None:
+            controller.reset()
+        if models.select_phase is not None:
+            models.select_phase("base")
+    merged = merge_segments(plan, [frames[s.index] for s in plan.segments])
+    return merged[:len(pose_frames)].contiguous()
+
+
+# --- the peers' long-video approach, for comparison ---------------------------------------------
+
+def context_windows(num_latent_frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
+    """[start, stop) latent windows of ``window`` frames overlapping by ``overlap``, covering all frames."""
+    if num_latent_frames <= window:
+        return [(0, num_latent_frames)]
+    stride = window - overlap
+    starts = list(range(0, num_latent_frames - window, stride)) + [num_latent_frames - window]
+    return [(s, s + window) for s in sorted(set(starts))]
+
+
+@torch.no_grad()
+def generate_context_windows(models: PoseGenModels, reference_image: torch.Tensor, pose_frames: torch.Tensor,
+                             prompt: str, settings: SamplerSettings | None = None,
+                             hand_frames: torch.Tensor | None = None, window: int = 21, overlap: int = 4,
+                             progress: ProgressCallback | None = None,
+                             interrupt: Interrupt | None = None) -> torch.Tensor:
+    """Long video by overlapping context windows over one latent video, predictions averaged per step
+    (UniAnimate-DiT / WanVideoWrapper style; ``window`` and ``overlap`` in latent frames)."""
+    settings = settings or SamplerSettings()
+    count = len(pose_frames)
+    padded = (count - 1 + 3) // 4 * 4 + 1  # the VAE's 4k+1
+    p = _prepare(models, reference_image, pose_frames, hand_frames, prompt, "", settings, want_subject=False)
+    p.poses = torch.cat([p.poses, p.poses[-1:].expand(padded - count, -1, -1, -1)])
+    if p.hands is not None:
+        p.hands = torch.cat([p.hands, p.hands[-1:].expand(padded - count, -1, -1, -1)])
+    condition = _segment_condition(models.vae, p, p.poses, torch.zeros(padded, dtype=torch.bool))
+    hands = None if p.hands is None else cond.vae_encode(models.vae, p.hands).to(p.device, p.dtype)
+    windows = context_windows(condition.shape[2], window, overlap)
+    scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=settings.shift)
+    scheduler.set_timesteps(settings.steps, device=p.device)
+    latents = _noise((1, 16, *condition.shape[2:]), settings.seed, p.device)
+    counter = _StepCounter(settings.steps * len(windows), progress, interrupt)
+    transformer = _phase(models, "base")
+    for t in scheduler.timesteps:
+        total = torch.zeros_like(latents)
+        weight = torch.zeros(1, 1, latents.shape[2], 1, 1, device=p.device)
+        for start, stop in windows:
+            counter.check()
+            noise = _predict(transformer, latents[:, :, start:stop], condition[:, :, start:stop], t, p,
+                             p.reference_latent, None if hands is None else hands[:, :, start:stop],
+                             settings.cfg, None)
+            total[:, :, start:stop] += noise
+            weight[:, :, start:stop] += 1
+            counter.step()
+        latents = scheduler.step(total / weight, t, latents, return_dict=False)[0]
+    return cond.vae_decode(models.vae, latents)[:count].contiguous()
