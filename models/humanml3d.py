@@ -44,16 +44,22 @@ convention: the collars and the hips hang from the root rotation, not from their
 the rotations carry no twist about the bone.
 
 Hand feature, ``[T-1, 360]`` (``smpl_52`` input): the 30 hand joints (22..51) in the same three
-blocks: 30 x 3 pelvis-relative positions, 30 x 6 rotations (chains from each wrist), 30 x 3
+blocks: 30 x 3 pelvis-relative positions, 30 x 6 rotations (one chain per finger from its wrist,
+again starting from the root rotation), 30 x 3
 velocities. ``body (263) + hand (360)`` together are HumanML3D's representation extended to 52 joints,
 as MotionGPT-2 uses on Motion-X (623 dims) with its Part-Aware VQ-VAE; this module concatenates them
 as ``[body | hand]`` (:func:`holistic_features`), Motion-X files interleave them
 (:func:`from_motionx_order`). With 52 joints the floor is the lowest of all 52 (Motion-X's choice).
 
+Checked against HumanML3D's released sample (``new_joints/012314.npy`` -> ``new_joint_vecs``): all
+columns agree to 1e-5 on the rows its missing last frame cannot reach through the smoothing, and
+:func:`features_to_joints` of its features gives its joints to 3e-7 m (see the optional test).
+
 Differences from HumanML3D's script, both on purpose: the yaw velocity of a frame whose heading
-crosses +-180 degrees has the right sign (HumanML3D's arcsin of an unnormalised-sign quaternion
-flips it), and the uniform-skeleton retargeting is optional (:func:`to_uniform_skeleton`,
-``joints_to_features(..., uniform_skeleton=True)``) rather than always on.
+crosses +-180 degrees keeps its sign (HumanML3D takes the arcsin of the relative quaternion's y
+part without making its w part positive first, which flips it there), and the uniform-skeleton
+retargeting is optional (:func:`to_uniform_skeleton`, ``joints_to_features(..., uniform_skeleton=True)``)
+rather than always on.
 """
 
 from __future__ import annotations
