@@ -67,7 +67,7 @@ INCH = 0.0254
 CMU_FPS = 120.0
 
 __all__ = [
-    "MocapClip", "read_asf_amc", "load_asf_amc", "read_bvh", "load_bvh", "detect_rig", "RIGS",
+    "MocapClip", "read_asf_amc", "load_asf_amc", "BvhData", "parse_bvh", "read_bvh", "load_bvh", "detect_rig", "RIGS",
     "bvh_unit_scale", "to_openpose_18", "facing_yaw_degrees", "project_to_image", "resample",
     "load_motion",
 ]
@@ -474,6 +474,7 @@ class _BvhJoint:
     channels: list[str]
     line: int
     first_channel: int = 0
+    is_end_site: bool = False
 
 
 def _parse_bvh_hierarchy(lines: list[str], err: _Err) -> tuple[list[_BvhJoint], int]:
@@ -580,7 +581,7 @@ def _parse_bvh_hierarchy(lines: list[str], err: _Err) -> tuple[list[_BvhJoint], 
             while ename in names:
                 ename += "_"
             names.add(ename)
-            joints.append(_BvhJoint(ename, parent, np.array(offset), [], n, total_channels))
+            joints.append(_BvhJoint(ename, parent, np.array(offset), [], n, total_channels, is_end_site=True))
         elif tok == "}":
             if not stack:
                 raise err(n, "unmatched '}'")
@@ -682,21 +683,67 @@ def bvh_unit_scale(rest_height: float) -> float:
     return 0.001
 
 
-def read_bvh(path, units: str = "auto") -> MocapClip:
-    """Load a BVH file; ``units`` is 'auto' (rest-height heuristic), 'm', 'cm', 'mm' or 'in'."""
-    if units != "auto" and units not in _UNIT_SCALES:
-        raise InputError("units", f"expected 'auto' or one of {sorted(_UNIT_SCALES)}, got {units!r}")
+@dataclass(frozen=True)
+class BvhData:
+    """A validated BVH file before forward kinematics, in file units.
+
+    Points are the joints and end sites in file order (end sites named ``<parent>_End``, with no
+    channels); ``values`` holds the MOTION rows [T, C].
+    """
+
+    file_name: str
+    joints: list[_BvhJoint]
+    values: np.ndarray
+    frame_time: float
+
+    @property
+    def joint_names(self) -> list[str]:
+        return [j.name for j in self.joints]
+
+    @property
+    def parents(self) -> list[int]:
+        return [j.parent for j in self.joints]
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return np.stack([j.offset for j in self.joints])
+
+    @property
+    def is_end_site(self) -> list[bool]:
+        return [j.is_end_site for j in self.joints]
+
+    @property
+    def fps(self) -> float:
+        """1 / frame time, rounded to a whole number when within 0.01 of one (0.033333 -> 30)."""
+        fps = 1.0 / self.frame_time
+        return float(round(fps)) if abs(fps - round(fps)) < 0.01 else fps
+
+    def metres_per_unit(self, units: str = "auto") -> float:
+        """Length scale for ``units`` ('auto': the rest-height heuristic, or 'm', 'cm', 'mm', 'in')."""
+        if units == "auto":
+            return bvh_unit_scale(_rest_height(self.joints))
+        if units not in _UNIT_SCALES:
+            raise InputError("units", f"expected 'auto' or one of {sorted(_UNIT_SCALES)}, got {units!r}")
+        return _UNIT_SCALES[units]
+
+
+def parse_bvh(path) -> BvhData:
+    """Read and check a whole BVH file (hierarchy, frame count, every value); InputError on any fault."""
     name, lines = _read_lines(path, "bvh")
     err = _Err("bvh", name)
     joints, motion_index = _parse_bvh_hierarchy(lines, err)
     num_channels = sum(len(j.channels) for j in joints)
     data, frame_time = _parse_bvh_motion(lines, motion_index, num_channels, err)
-    scale = bvh_unit_scale(_rest_height(joints)) if units == "auto" else _UNIT_SCALES[units]
-    positions = _bvh_fk(joints, data) * scale
-    fps = 1.0 / frame_time
-    if abs(fps - round(fps)) < 0.01:
-        fps = float(round(fps))
-    return MocapClip(positions.astype(np.float32), [j.name for j in joints], [j.parent for j in joints], fps)
+    return BvhData(name, joints, data, frame_time)
+
+
+def read_bvh(path, units: str = "auto") -> MocapClip:
+    """Load a BVH file; ``units`` is 'auto' (rest-height heuristic), 'm', 'cm', 'mm' or 'in'."""
+    if units != "auto" and units not in _UNIT_SCALES:
+        raise InputError("units", f"expected 'auto' or one of {sorted(_UNIT_SCALES)}, got {units!r}")
+    bvh = parse_bvh(path)
+    positions = _bvh_fk(bvh.joints, bvh.values) * bvh.metres_per_unit(units)
+    return MocapClip(positions.astype(np.float32), bvh.joint_names, bvh.parents, bvh.fps)
 
 
 def load_bvh(path, units: str = "auto") -> tuple[np.ndarray, list[str], float]:
@@ -742,6 +789,14 @@ RIGS: dict[str, dict[str, str | tuple[str, ...]]] = {
         "left_hip": "LeftUpLeg", "left_knee": "LeftLeg", "left_ankle": "LeftFoot",
         "right_eye": "RightEye", "left_eye": "LeftEye",
     },
+    "smpl": {
+        # SMPL joint names, as motion_io.save_bvh writes them; the head joint stands in for the nose.
+        "nose": "head", "neck": "neck",
+        "right_shoulder": "right_shoulder", "right_elbow": "right_elbow", "right_wrist": "right_wrist",
+        "left_shoulder": "left_shoulder", "left_elbow": "left_elbow", "left_wrist": "left_wrist",
+        "right_hip": "right_hip", "right_knee": "right_knee", "right_ankle": "right_ankle",
+        "left_hip": "left_hip", "left_knee": "left_knee", "left_ankle": "left_ankle",
+    },
 }
 
 
@@ -758,7 +813,7 @@ def detect_rig(joint_names: Iterable[str]) -> str:
     plain = {_strip_ns(n) for n in names}
     exact = set(names)
     # Mixamo first: it also has "LeftShoulder"/"Neck", but with a different meaning.
-    for rig, pool in (("mixamo_bvh", plain), ("cmu_asf", exact), ("mocapbank_bvh", exact)):
+    for rig, pool in (("mixamo_bvh", plain), ("cmu_asf", exact), ("mocapbank_bvh", exact), ("smpl", exact)):
         if _rig_sources(RIGS[rig]) <= pool:
             return rig
     raise InputError("joint_names", f"unknown skeleton; none of {sorted(RIGS)} matches joints {names[:8]}...")
