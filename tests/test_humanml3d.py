@@ -228,11 +228,13 @@ def _with_hands(joints22: np.ndarray, clip) -> np.ndarray:
     frames = joints22.shape[0]
     curl = 0.6 + 0.5 * np.sin(np.linspace(0, 6 * np.pi, frames))
     hands = []
+    def bone_end(name: str) -> np.ndarray:
+        return resample(clip.positions[:, index[name]], clip.fps, h.FPS)[:frames]
+
     for side, wrist in (("l", 20), ("r", 21)):
-        bone = lambda name: resample(clip.positions[:, index[side + name]], clip.fps, h.FPS)[:frames]  # noqa: E731
-        along = bone("hand") - bone("radius")
+        along = bone_end(side + "hand") - bone_end(side + "radius")
         along /= np.linalg.norm(along, axis=-1, keepdims=True)
-        thumb = bone("thumb") - bone("radius")
+        thumb = bone_end(side + "thumb") - bone_end(side + "radius")
         across = thumb - (thumb * along).sum(-1, keepdims=True) * along
         across /= np.linalg.norm(across, axis=-1, keepdims=True)
         normal = np.cross(along, across)
@@ -375,3 +377,23 @@ def test_features_match_humanml3d_release_when_available():
         np.testing.assert_allclose(ours[:rows], released[:rows], atol=1e-4, err_msg=path)
         recovered = h.features_to_joints(torch.from_numpy(released))
         np.testing.assert_allclose(recovered.numpy(), joints, atol=1e-5, err_msg=path)
+
+
+def test_smallest_rotation_between_directions_including_opposite_ones():
+    from posemotion.models.rotations import cont6d_to_matrix, matrix_to_cont6d, quat_between, quat_to_matrix
+
+    u = torch.randn(64, 3, dtype=torch.float64)
+    v = torch.cat([torch.randn(60, 3, dtype=torch.float64), -u[60:]])  # the last four point opposite ways
+    v[61] = -u[61] * 3.0
+    rotation = quat_to_matrix(quat_between(u, v))
+
+    def unit(x: torch.Tensor) -> torch.Tensor:
+        return x / x.norm(dim=-1, keepdim=True)
+
+    torch.testing.assert_close((rotation @ unit(u)[..., None])[..., 0], unit(v))
+    torch.testing.assert_close(rotation @ rotation.transpose(-1, -2), torch.eye(3, dtype=torch.float64).expand(64, 3, 3))
+    assert torch.allclose(torch.linalg.det(rotation), torch.ones(64, dtype=torch.float64))
+    # smallest: the turn is the angle between the directions, so the axis u x v stays fixed
+    axis = unit(torch.linalg.cross(u[:60], v[:60], dim=-1))
+    torch.testing.assert_close((rotation[:60] @ axis[..., None])[..., 0], axis)
+    torch.testing.assert_close(cont6d_to_matrix(matrix_to_cont6d(rotation)), rotation)
