@@ -40,3 +40,48 @@ def save_tiny_blip(folder: str) -> str:
     image_processor.save_pretrained(folder)
     assert os.path.isfile(os.path.join(folder, "preprocessor_config.json"))
     return folder
+
+
+# --- PoseGen (Wan2.1 I2V parts) ------------------------------------------------------------------
+
+POSEGEN_WORDS = "a woman man person dances walks waves in the park red dress street studio".split()
+POSEGEN_SPECIALS = ["<pad>", "</s>", "<unk>"]
+
+
+def tiny_umt5_tokenizer():
+    """A word-level tokenizer in UMT5's conventions (pad 0, eos appended, lower-cased), built offline."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    from tokenizers.processors import TemplateProcessing
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(POSEGEN_SPECIALS + POSEGEN_WORDS)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.post_processor = TemplateProcessing(single="$A </s>", special_tokens=[("</s>", vocab["</s>"])])
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>",
+                                   unk_token="<unk>")
+
+
+def tiny_posegen_parts(num_layers: int = 4, seed: int = 0) -> dict:
+    """Tiny, seeded stand-ins of everything PoseGen runs: DiT (36 in-channels, reference and hand
+    patchifiers), Wan VAE (z_dim 16, 8x spatial, 4x temporal), CLIP vision, UMT5 encoder, tokenizer."""
+    from diffusers import AutoencoderKLWan
+    from transformers import CLIPVisionConfig, CLIPVisionModel, UMT5Config, UMT5EncoderModel
+
+    from posemotion.models.posegen.transformer import PoseGenTransformer
+
+    torch.manual_seed(seed)
+    transformer = PoseGenTransformer(num_attention_heads=2, attention_head_dim=16, in_channels=36, out_channels=16,
+                                     text_dim=32, freq_dim=32, ffn_dim=64, num_layers=num_layers, image_dim=24,
+                                     added_kv_proj_dim=32, rope_max_seq_len=64)
+    # The hand patchifier starts at zero (as published before training): give it weights so hands matter.
+    torch.nn.init.normal_(transformer.hand_patch_embedding.weight, std=0.05)
+    vae = AutoencoderKLWan(base_dim=8, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    clip = CLIPVisionModel(CLIPVisionConfig(hidden_size=24, intermediate_size=48, num_hidden_layers=2,
+                                            num_attention_heads=2, image_size=32, patch_size=8))
+    text = UMT5EncoderModel(UMT5Config(vocab_size=32, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+                                       relative_attention_num_buckets=8))
+    return {"transformer": transformer.eval(), "vae": vae.eval(), "clip_vision": clip.eval(),
+            "text_encoder": text.eval(), "tokenizer": tiny_umt5_tokenizer()}
