@@ -5,6 +5,7 @@ diffusers' own Wan converter, so the loader's name mapping is not its own oracle
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 
@@ -17,6 +18,7 @@ from safetensors.torch import save_file
 from posemotion.models.errors import ModelFileError
 from posemotion.models.posegen.loading import (load_clip_vision, load_text_encoder, load_transformer,
                                                load_vae)
+from posemotion.models.posegen.lora import load_lora, unload_lora
 from posemotion.models.posegen.transformer import PoseGenTransformer
 
 TINY = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=8, in_channels=36, out_channels=16,
@@ -274,3 +276,126 @@ def test_text_encoder_loads_with_its_tokenizer(tmp_path):
     loaded, _ = load_text_encoder(path, dtype=torch.float32, tokenizer_path=str(tmp_path / "pipeline" / "tokenizer"))
     with torch.no_grad():
         torch.testing.assert_close(loaded(ids).last_hidden_state, expected)
+
+
+# ----------------------------------------------------------------------------- LoRA files
+# Each accepted layout must give the outputs of W + (alpha/r) B A written into the weights by hand;
+# merged equals active; unloading restores the outputs exactly.
+
+LORA_TINY = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=8, in_channels=16, out_channels=16,
+            text_dim=12, freq_dim=8, ffn_dim=24, num_layers=2)
+RANK, ALPHA = 4, 2.0
+# (diffusers module, original module) pairs the LoRA adapts
+TARGETS = [("blocks.0.attn1.to_q", "blocks.0.self_attn.q"), ("blocks.1.attn2.to_out.0", "blocks.1.cross_attn.o"),
+           ("blocks.1.ffn.net.0.proj", "blocks.1.ffn.0")]
+
+
+@pytest.fixture(scope="module")
+def lora_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return WanTransformer3DModel(**LORA_TINY).eval()
+
+
+@pytest.fixture(scope="module")
+def factors(lora_model) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    generator = torch.Generator().manual_seed(3)
+    shapes = {name: lora_model.get_submodule(name).weight.shape for name, _ in TARGETS}
+    return {name: (torch.randn(RANK, shape[1], generator=generator) * 0.3,
+                   torch.randn(shape[0], RANK, generator=generator) * 0.3) for name, shape in shapes.items()}
+
+
+def lora_outputs(model: torch.nn.Module) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(1)
+    latents = torch.randn(1, 16, 2, 4, 4, generator=generator)
+    text = torch.randn(1, 5, 12, generator=generator)
+    with torch.no_grad():
+        return model(latents, torch.tensor([300.0]), text, return_dict=False)[0]
+
+
+def patched_by_hand(model, factors, scale) -> torch.Tensor:
+    reference = copy.deepcopy(model)
+    with torch.no_grad():
+        for name, (down, up) in factors.items():
+            reference.get_submodule(name).weight += scale * up @ down
+    return lora_outputs(reference)
+
+
+def write_lora(path, tensors) -> str:
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path))
+    return str(path)
+
+
+def original_file(tmp_path, factors) -> str:
+    tensors = {}
+    for name, original in TARGETS:
+        down, up = factors[name]
+        tensors[f"diffusion_model.{original}.lora_down.weight"] = down
+        tensors[f"diffusion_model.{original}.lora_up.weight"] = up
+        tensors[f"diffusion_model.{original}.alpha"] = torch.tensor(ALPHA)
+    return write_lora(tmp_path / "original.safetensors", tensors)
+
+
+def test_layouts_give_the_hand_patched_outputs_and_unload_restores_them(lora_model, factors, tmp_path):
+    model = lora_model
+    before = lora_outputs(model)
+    peft_tensors = {}
+    kohya_tensors = {}
+    for name, original in TARGETS:
+        down, up = factors[name]
+        peft_tensors[f"transformer.{name}.lora_A.weight"] = down
+        peft_tensors[f"transformer.{name}.lora_B.weight"] = up
+        flat = "lora_unet_" + original.replace(".", "_")
+        kohya_tensors.update({f"{flat}.lora_down.weight": down, f"{flat}.lora_up.weight": up,
+                              f"{flat}.alpha": torch.tensor(ALPHA)})
+    cases = [(write_lora(tmp_path / "peft.safetensors", peft_tensors), 1.0),  # no alpha: scale 1
+             (original_file(tmp_path, factors), ALPHA / RANK),
+             (write_lora(tmp_path / "kohya.safetensors", kohya_tensors), ALPHA / RANK)]
+    for path, scale in cases:
+        expected = patched_by_hand(model, factors, scale)
+        assert (expected - before).abs().max() > 1e-3  # the LoRA does change the output
+        adapted = load_lora(model, path)
+        assert adapted == sorted(name for name, _ in TARGETS)
+        torch.testing.assert_close(lora_outputs(model), expected, rtol=1e-5, atol=1e-5)
+        unload_lora(model)
+        assert torch.equal(lora_outputs(model), before)
+        assert not any("lora" in key for key in model.state_dict())
+
+
+def test_merged_equals_active_and_unload_restores_exact_weights(lora_model, factors, tmp_path):
+    model = lora_model
+    path = original_file(tmp_path, factors)
+    weights_before = {k: v.clone() for k, v in model.state_dict().items()}
+    before = lora_outputs(model)
+    expected = patched_by_hand(model, factors, 0.7 * ALPHA / RANK)
+    load_lora(model, path, strength=0.7)
+    active = lora_outputs(model)
+    unload_lora(model)
+    load_lora(model, path, strength=0.7, merge=True)
+    merged_weight = model.get_submodule("blocks.0.attn1.to_q").get_base_layer().weight
+    assert not torch.equal(merged_weight, weights_before["blocks.0.attn1.to_q.weight"])  # merged into W
+    torch.testing.assert_close(lora_outputs(model), active, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(active, expected, rtol=1e-5, atol=1e-5)
+    unload_lora(model)
+    assert torch.equal(lora_outputs(model), before)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, weights_before[key]), key
+
+
+def test_malformed_lora_files_raise_clear_errors(lora_model, factors, tmp_path):
+    model = lora_model
+    down, up = factors["blocks.0.attn1.to_q"]
+    cases = {
+        "half.safetensors": ({"blocks.0.attn1.to_q.lora_A.weight": down}, "has only one of its two matrices"),
+        "module.safetensors": ({"blocks.7.attn1.to_q.lora_A.weight": down, "blocks.7.attn1.to_q.lora_B.weight": up},
+                               "does not have: blocks.7.attn1.to_q"),
+        "shape.safetensors": ({"blocks.0.attn1.to_q.lora_A.weight": down[:, :3], "blocks.0.attn1.to_q.lora_B.weight": up},
+                              "blocks.0.attn1.to_q has shapes"),
+        "other.safetensors": ({"blocks.0.attn1.to_q.weight": down}, "unsupported keys: blocks.0.attn1.to_q.weight"),
+    }
+    for name, (tensors, message) in cases.items():
+        with pytest.raises(ModelFileError, match=f"{name}: .*{message}"):
+            load_lora(model, write_lora(tmp_path / name, tensors))
+    assert not any("lora" in key for key in model.state_dict())  # nothing was injected on failure
+    (tmp_path / "garbage.safetensors").write_bytes(b"\x00" * 16)
+    with pytest.raises(ModelFileError, match="cannot read weights"):
+        load_lora(model, str(tmp_path / "garbage.safetensors"))
