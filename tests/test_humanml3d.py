@@ -1,16 +1,5 @@
-"""HumanML3D features on real mocap (the CMU ASF/AMC clip and the MocapBank BVH clip, 20 fps).
-
-Until a shared smpl_22 loader exists, the clips become smpl_22 joints here by picking joint
-positions by name (the mapping is approximate; what matters is that the motion is real):
-
-- CMU ASF/AMC (positions are bone *end* points): pelvis root, hips l/rhipjoint, knees l/rfemur,
-  ankles l/rtibia, feet l/rfoot, spine1 lowerback, spine2 upperback, spine3 thorax, neck lowerneck,
-  head upperneck, collars halfway from thorax to l/rclavicle, shoulders l/rclavicle, elbows
-  l/rhumerus, wrists l/rradius. Every joint is rigidly attached to its parent.
-- MocapBank BVH (positions are joint origins): pelvis Hips, hips Left/RightHip, knees, ankles,
-  feet Left/RightAnkle_End, spine1 Chest, spine2 Chest2, spine3 halfway from Chest2 to Neck, neck
-  Neck, head Head, collars Left/RightCollar, shoulders, elbows, wrists.
-"""
+"""HumanML3D features on real mocap: the CMU ASF/AMC clip and the MocapBank BVH clip, loaded as
+smpl_22 joints by ``motion_io.load_motion_file`` and resampled to 20 fps."""
 
 from __future__ import annotations
 
@@ -20,43 +9,26 @@ import torch
 
 from posemotion.models import humanml3d as h
 from posemotion.models.errors import InputError, ModelFileError
-from posemotion.models.mocap import read_asf_amc, read_bvh, resample
-
-CMU_MAP = {
-    "pelvis": "root", "left_hip": "lhipjoint", "right_hip": "rhipjoint", "spine1": "lowerback",
-    "left_knee": "lfemur", "right_knee": "rfemur", "spine2": "upperback", "left_ankle": "ltibia",
-    "right_ankle": "rtibia", "spine3": "thorax", "left_foot": "lfoot", "right_foot": "rfoot", "neck": "lowerneck",
-    "left_collar": ("thorax", "lclavicle"), "right_collar": ("thorax", "rclavicle"), "head": "upperneck",
-    "left_shoulder": "lclavicle", "right_shoulder": "rclavicle", "left_elbow": "lhumerus",
-    "right_elbow": "rhumerus", "left_wrist": "lradius", "right_wrist": "rradius",
-}
-MOCAPBANK_MAP = {
-    "pelvis": "Hips", "left_hip": "LeftHip", "right_hip": "RightHip", "spine1": "Chest", "left_knee": "LeftKnee",
-    "right_knee": "RightKnee", "spine2": "Chest2", "left_ankle": "LeftAnkle", "right_ankle": "RightAnkle",
-    "spine3": ("Chest2", "Neck"), "left_foot": "LeftAnkle_End", "right_foot": "RightAnkle_End", "neck": "Neck",
-    "left_collar": "LeftCollar", "right_collar": "RightCollar", "head": "Head", "left_shoulder": "LeftShoulder",
-    "right_shoulder": "RightShoulder", "left_elbow": "LeftElbow", "right_elbow": "RightElbow",
-    "left_wrist": "LeftWrist", "right_wrist": "RightWrist",
-}
-SMPL_22 = tuple(CMU_MAP)  # smpl_22 order
+from posemotion.models.mocap import read_asf_amc, resample
+from posemotion.models.motion_io import load_motion_file, resample as resample_motion
 
 
-def _pick(clip, mapping) -> np.ndarray:
-    index = {name: i for i, name in enumerate(clip.joint_names)}
-    sources = [(src,) if isinstance(src, str) else src for src in mapping.values()]
-    joints = np.stack([clip.positions[:, [index[s] for s in names]].mean(1) for names in sources], axis=1)
-    return resample(joints, clip.fps, h.FPS)
+def _smpl22(*paths) -> np.ndarray:
+    motion = resample_motion(load_motion_file(*paths, layout="smpl_22"), h.FPS)
+    assert motion.layout == "smpl_22" and motion.fps == h.FPS
+    return motion.joints.numpy()
 
 
 @pytest.fixture(scope="session")
 def cmu_clip(mocap_dir):
-    clip = read_asf_amc(mocap_dir / "test.asf", mocap_dir / "test.amc")
-    return clip, _pick(clip, CMU_MAP)
+    """The raw CMU clip (its hand bones place synthetic fingers) and its smpl_22 joints."""
+    asf, amc = mocap_dir / "test.asf", mocap_dir / "test.amc"
+    return read_asf_amc(asf, amc), _smpl22(asf, amc)
 
 
 @pytest.fixture(scope="session")
 def real_clips(cmu_clip, mocap_dir) -> dict[str, np.ndarray]:
-    return {"cmu_asf_amc": cmu_clip[1], "mocapbank_bvh": _pick(read_bvh(mocap_dir / "test_mocapbank.bvh"), MOCAPBANK_MAP)}
+    return {"cmu_asf_amc": cmu_clip[1], "mocapbank_bvh": _smpl22(mocap_dir / "test_mocapbank.bvh")}
 
 
 @pytest.fixture(scope="session")
