@@ -9,7 +9,8 @@ metadata) beside ``NAME.json``::
 
 Official files (``.pth``, ``.tar``, ``.ckpt``, ``.pt``) are recognised by their top-level keys:
 T2M-GPT ``{"net": {"vqvae.<key>": ...}}``, MotionGPT (Lightning) ``{"state_dict": {"vae.<key>" or
-"motion_vae.<key>": ..., "lm.*": ...}}``, MoMask ``{"vq_model": {"<key>": ...}}``. The kind
+"motion_vae.<key>": ..., "lm.*": ...}}``, MoMask ``{"vq_model": {"<key>": ...}}``, PGR2M
+``{"net": {"pc_encoder.*", "rvq.layers.*", ...}}`` (read by ``pgr2m.read_official_checkpoint``). The kind
 (``quantizer.codebook`` -> vqvae, ``quantizer.layers.{q}.codebook`` -> rvq) and the configuration
 come from the tensor shapes; the weights then load strictly. The dilation growth (3) and the
 activation (ReLU) leave no trace in shapes and take the official values. Normalisation statistics
@@ -39,11 +40,15 @@ from safetensors.torch import load_file, save_file
 from ..errors import InputError, ModelFileError
 from .base import MotionTokenizer
 from .part_vq import PartAwareVQVAE
+from .pgr2m import PGR2MTokenizer, read_official_checkpoint as read_official_pgr2m
 from .rvq import ResidualVQVAE
 from .vqvae import VQVAE
 
 # kind -> class; a new tokenizer registers with one line here.
-TOKENIZER_KINDS: dict[str, type[MotionTokenizer]] = {cls.kind: cls for cls in (VQVAE, ResidualVQVAE, PartAwareVQVAE)}
+TOKENIZER_KINDS: dict[str, type[MotionTokenizer]] = {
+    cls.kind: cls for cls in (VQVAE, ResidualVQVAE, PartAwareVQVAE, PGR2MTokenizer)}
+# Official formats with their own reader, tried first: (checkpoint, path) -> (kind, config, state, source) or None.
+OFFICIAL_READERS = (read_official_pgr2m,)  # PGR2M: {"net": {...}} with pc_encoder.* and rvq.* keys
 
 FORMAT = "posemotion-tokenizer"
 STATS_KEYS = ("feature_stats.mean", "feature_stats.std")
@@ -283,8 +288,13 @@ def find_feature_stats(path: str) -> tuple[np.ndarray, np.ndarray, str] | None:
 
 
 def load_official_tokenizer(path: str) -> MotionTokenizer:
-    state, source = official_state_dict(read_checkpoint(path), path)
-    kind, config = infer_official_config(state, path)
+    checkpoint = read_checkpoint(path)
+    found = next((f for f in (reader(checkpoint, path) for reader in OFFICIAL_READERS) if f is not None), None)
+    if found is not None:
+        kind, config, state, source = found
+    else:
+        state, source = official_state_dict(checkpoint, path)
+        kind, config = infer_official_config(state, path)
     model = TOKENIZER_KINDS[kind](**config)
     load_weights_strictly(model, state, path)
     model.notes = [f"{source} checkpoint"]
