@@ -93,6 +93,34 @@ def test_loader_reads_the_official_file(tmp_path):
     assert loaded.kind == "pgr2m" and loaded.config["num_codes"] == TINY["num_codes"]
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value)
+    ours, _ = checkpoints.save_tokenizer(loaded, str(tmp_path / "pgr2m.safetensors"))
+    again = checkpoints.load_tokenizer(ours, kind="pgr2m")
+    ids, steps = loaded.encode(torch.randn(1, 8, 263), frame_codes(8))
+    assert torch.equal(again.decode(ids, steps), loaded.decode(ids, steps))
+
+
+def test_pose_codes_are_measured_from_features_when_not_given(tiny):
+    """Features made from joints give back the joints' own pose codes (every 4th frame)."""
+    from posemotion.models.humanml3d import joints_to_features
+    from posemotion.models.tokenizers.posecodes import pose_codes
+
+    base = torch.tensor([[0.0, 0.95, 0.0], [0.09, 0.88, 0.0], [-0.09, 0.88, 0.0], [0.0, 1.05, 0.0],
+                         [0.09, 0.5, 0.0], [-0.09, 0.5, 0.0], [0.0, 1.17, 0.0], [0.09, 0.08, 0.0],
+                         [-0.09, 0.08, 0.0], [0.0, 1.25, 0.0], [0.09, 0.0, 0.12], [-0.09, 0.0, 0.12],
+                         [0.0, 1.45, 0.0], [0.08, 1.38, 0.0], [-0.08, 1.38, 0.0], [0.0, 1.6, 0.02],
+                         [0.18, 1.4, 0.0], [-0.18, 1.4, 0.0], [0.18, 1.12, 0.0], [-0.18, 1.12, 0.0],
+                         [0.18, 0.87, 0.0], [-0.18, 0.87, 0.0]])
+    frames = 21
+    joints = base.repeat(frames, 1, 1)
+    angles = torch.linspace(0.0, 2.5, frames)  # the left forearm swings forward and up
+    joints[:, 20] = joints[:, 18] + 0.25 * torch.stack([0 * angles, -torch.cos(angles), torch.sin(angles)], 1)
+    joints[:, :, 2] += torch.linspace(0.0, 0.5, frames)[:, None]  # walking forward along +z
+    features = torch.as_tensor(joints_to_features(joints.numpy()))[None]  # [1, 20, 263]
+    _, steps = tiny.encode(features.float())
+    expected = pose_codes(joints)[:20:4]
+    assert steps.shape == (1, 5, 392)
+    assert torch.equal(steps[0], expected)  # features_to_joints recovers these joints to float precision
+    assert len({tuple(row.nonzero().flatten().tolist()) for row in steps[0]}) > 1
 
 
 def test_soft_training_assignment_reaches_the_codebook_hard_inference_is_argmax():

@@ -65,10 +65,15 @@ def _cmu_smpl22(clip) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def cmu_walk(mocap_dir):
-    from posemotion.models.mocap import read_asf_amc
+    try:  # the pack's own retargeting to smpl_22, once it is there
+        from posemotion.models.motion_io import load_motion_file
 
-    clip = read_asf_amc(mocap_dir / "test.asf", mocap_dir / "test.amc")
-    joints = _cmu_smpl22(clip)[::6]  # 120 -> 20 fps, as HumanML3D
+        motion = load_motion_file(mocap_dir / "test.asf", amc_path=mocap_dir / "test.amc", layout="smpl_22")
+        joints = motion.joints.numpy()[::6]  # 120 -> 20 fps, as HumanML3D
+    except ImportError:
+        from posemotion.models.mocap import read_asf_amc
+
+        joints = _cmu_smpl22(read_asf_amc(mocap_dir / "test.asf", mocap_dir / "test.amc"))[::6]
     return joints, pc.pose_codes(joints)
 
 
