@@ -44,36 +44,12 @@ def test_tables_have_70_slots_and_392_unique_names():
     assert pc.SLOTS[2].categories[0] == 36 and pc.SLOTS[22].categories[0] == 252 and pc.SLOTS[66].categories[0] == 384
 
 
-def _cmu_smpl22(clip) -> np.ndarray:
-    """smpl_22 joints picked from CMU bones by name (each CMU point is its bone's end)."""
-    index = {name: i for i, name in enumerate(clip.joint_names)}
-    p = clip.positions
-    bone = lambda name: p[:, index[name]]  # noqa: E731
-    picks = {
-        "pelvis": bone("root"), "left_hip": bone("lhipjoint"), "right_hip": bone("rhipjoint"),
-        "spine1": bone("lowerback"), "left_knee": bone("lfemur"), "right_knee": bone("rfemur"),
-        "spine2": bone("upperback"), "left_ankle": bone("ltibia"), "right_ankle": bone("rtibia"),
-        "spine3": bone("thorax"), "left_foot": bone("lfoot"), "right_foot": bone("rfoot"),
-        "neck": bone("lowerneck"), "left_collar": 0.5 * (bone("thorax") + bone("lclavicle")),
-        "right_collar": 0.5 * (bone("thorax") + bone("rclavicle")), "head": bone("head"),
-        "left_shoulder": bone("lclavicle"), "right_shoulder": bone("rclavicle"),
-        "left_elbow": bone("lhumerus"), "right_elbow": bone("rhumerus"),
-        "left_wrist": bone("lradius"), "right_wrist": bone("rradius"),
-    }
-    return np.stack([picks[name] for name in ORDER], axis=1)
-
-
 @pytest.fixture(scope="module")
 def cmu_walk(mocap_dir):
-    try:  # the pack's own retargeting to smpl_22, once it is there
-        from posemotion.models.motion_io import load_motion_file
+    from posemotion.models.motion_io import load_motion_file
 
-        motion = load_motion_file(mocap_dir / "test.asf", amc_path=mocap_dir / "test.amc", layout="smpl_22")
-        joints = motion.joints.numpy()[::6]  # 120 -> 20 fps, as HumanML3D
-    except ImportError:
-        from posemotion.models.mocap import read_asf_amc
-
-        joints = _cmu_smpl22(read_asf_amc(mocap_dir / "test.asf", mocap_dir / "test.amc"))[::6]
+    motion = load_motion_file(mocap_dir / "test.asf", amc_path=mocap_dir / "test.amc", layout="smpl_22")
+    joints = motion.joints.numpy()[::6]  # 120 -> 20 fps, as HumanML3D
     return joints, pc.pose_codes(joints)
 
 
