@@ -206,6 +206,9 @@ def test_mismatched_official_checkpoints_name_file_and_keys(tmp_path):
     torch.save({"trans": {"tok_emb.weight": torch.zeros(3, 3)}}, tmp_path / "gpt.pth")
     with pytest.raises(ModelFileError, match="no motion tokenizer weights found.*trans"):
         load_tokenizer(str(tmp_path / "gpt.pth"))
+    (tmp_path / "notes.pth").write_text("not a checkpoint")
+    with pytest.raises(ModelFileError, match=r"notes\.pth is not a readable torch checkpoint"):
+        load_tokenizer(str(tmp_path / "notes.pth"))
 
 
 # ----------------------------------------------------------------------------- our format
@@ -216,6 +219,7 @@ def test_save_load_round_trip_keeps_outputs_and_stats(tmp_path, kind):
     dim = model.feature_dim
     path, config_path = save_tokenizer(model, str(tmp_path / f"{kind}.safetensors"),
                                        stats=(np.full(dim, 0.5), np.full(dim, 2.0)), extra={"steps": 3})
+    assert model.feature_mean is None  # saving does not change the model
     record = json.load(open(config_path))
     assert record["kind"] == kind and record["feature_dim"] == dim and record["fps"] == 20.0
     assert record["extra"] == {"steps": 3}

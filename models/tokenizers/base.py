@@ -62,6 +62,17 @@ def validate_tokens(tokens, input_name: str = "motion_tokens") -> MotionTokens:
     return tokens
 
 
+def checked_stats(mean, std, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalisation statistics as float32 [dim] tensors; std must be positive."""
+    mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
+    std = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
+    if mean.shape != (dim,) or std.shape != (dim,):
+        raise InputError("stats", f"mean and std must have {dim} values, got {tuple(mean.shape)} and {tuple(std.shape)}")
+    if not bool((std > 0).all()) or not bool(torch.isfinite(mean).all()):
+        raise InputError("stats", "std must be positive and mean finite")
+    return mean, std
+
+
 class MotionTokenizer(torch.nn.Module):
     """Base of the four tokenizers: normalised features [B, T, D] <-> ids [B, T // downsample, Q].
 
@@ -80,14 +91,7 @@ class MotionTokenizer(torch.nn.Module):
     feature_std: torch.Tensor | None = None
 
     def set_feature_stats(self, mean, std) -> None:
-        mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
-        std = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
-        dim = self.feature_dim
-        if mean.shape != (dim,) or std.shape != (dim,):
-            raise InputError("stats", f"mean and std must have {dim} values, got {tuple(mean.shape)} and {tuple(std.shape)}")
-        if not bool((std > 0).all()) or not bool(torch.isfinite(mean).all()):
-            raise InputError("stats", "std must be positive and mean finite")
-        self.feature_mean, self.feature_std = mean, std
+        self.feature_mean, self.feature_std = checked_stats(mean, std, self.feature_dim)
 
     def normalise(self, features: torch.Tensor) -> torch.Tensor:
         if self.feature_mean is None:

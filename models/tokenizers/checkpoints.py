@@ -38,7 +38,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from ..errors import InputError, ModelFileError
-from .base import MotionTokenizer
+from .base import MotionTokenizer, checked_stats
 from .part_vq import PartAwareVQVAE
 from .pgr2m import PGR2MTokenizer, read_official_checkpoint as read_official_pgr2m
 from .rvq import ResidualVQVAE
@@ -67,18 +67,18 @@ def save_tokenizer(model: MotionTokenizer, path: str, stats=None, extra: dict | 
         raise InputError("model", f"expected a tokenizer of kind {sorted(TOKENIZER_KINDS)}")
     if not str(path).endswith(".safetensors"):
         raise InputError("path", f"tokenizers are saved as .safetensors files, got {path!r}")
-    if stats is not None:
-        if isinstance(stats, dict):
-            stats = (stats.get("mean"), stats.get("std"))
-        model.set_feature_stats(*stats)
+    if isinstance(stats, dict):
+        stats = (stats.get("mean"), stats.get("std"))
+    if stats is None and model.feature_mean is not None:
+        stats = (model.feature_mean, model.feature_std)
     path = str(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
-    if model.feature_mean is not None:
-        tensors[STATS_KEYS[0]] = model.feature_mean.detach().cpu().float().contiguous()
-        tensors[STATS_KEYS[1]] = model.feature_std.detach().cpu().float().contiguous()
+    if stats is not None:
+        mean, std = checked_stats(*stats, model.feature_dim)
+        tensors[STATS_KEYS[0]], tensors[STATS_KEYS[1]] = mean.contiguous(), std.contiguous()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     header = {"format": FORMAT, "kind": model.kind, "config": model.config, "feature_dim": model.feature_dim,
-              "fps": model.fps, "downsample": model.downsample, "has_feature_stats": model.feature_mean is not None}
+              "fps": model.fps, "downsample": model.downsample, "has_feature_stats": stats is not None}
     save_file(tensors, path, metadata={FORMAT: json.dumps(header)})
     config_path = path[: -len(".safetensors")] + ".json"
     with open(config_path, "w") as handle:
@@ -219,7 +219,7 @@ def read_checkpoint(path: str):
         try:
             return torch.load(path, map_location="cpu", weights_only=False, pickle_module=restricted)
         except Exception as error:  # noqa: BLE001
-            raise ModelFileError(f"{path} could not be read without running code from it: {error}") from error
+            raise ModelFileError(f"{path} is not a readable torch checkpoint: {error}") from error
     except Exception as error:  # noqa: BLE001 - truncated, not a torch file, ...
         raise ModelFileError(f"{path} is not a readable torch checkpoint: {error}") from error
 

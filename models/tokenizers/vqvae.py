@@ -137,7 +137,7 @@ class VQVAE(MotionTokenizer):
         return (self.config["num_codes"],)
 
     def latents(self, features: torch.Tensor) -> torch.Tensor:
-        """Encoder output flattened to [B * N, code_dim] plus the batch size."""
+        """Encoder output flattened to [B * N, code_dim]."""
         hidden = self.encoder(features.transpose(1, 2))  # [B, C, N]
         return hidden.transpose(1, 2).reshape(-1, hidden.shape[1])
 
