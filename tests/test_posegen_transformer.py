@@ -20,6 +20,15 @@ TINY = dict(
 EPS = 1e-6
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny matrices: a second intra-op thread only adds contention on shared CI cores."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def make_inputs(seed: int = 0, frames: int = 3, height: int = 4, width: int = 6, image: bool = True):
     gen = torch.Generator().manual_seed(seed)
     return dict(

@@ -51,7 +51,8 @@ def otsu_mask(values: torch.Tensor, bins: int = OTSU_BINS) -> torch.Tensor:
     """Otsu's threshold along the last axis of values in [0, 1]: True above the threshold.
 
     Values are quantised to `bins` levels (round to nearest, as an 8-bit image for bins=256); the
-    threshold t is the first level maximising the between-class variance of {<= t} and {> t}."""
+    threshold t is the first level maximising the between-class variance of {<= t} and {> t}; a
+    constant row is all False."""
     levels = (values.float().clamp(0, 1) * (bins - 1)).round().long()
     flat = levels.reshape(-1, levels.shape[-1])
     histogram = torch.zeros(flat.shape[0], bins, dtype=torch.float64, device=values.device)
@@ -65,7 +66,8 @@ def otsu_mask(values: torch.Tensor, bins: int = OTSU_BINS) -> torch.Tensor:
         denominator > 1e-12, (mean_total * weight_low - mass_low) ** 2 / denominator.clamp_min(1e-12), 0.0
     )
     threshold = between.argmax(dim=1, keepdim=True)
-    return (flat > threshold).reshape(levels.shape)
+    two_levels = between.amax(dim=1, keepdim=True) > 0  # a single-level frame has nothing to split
+    return ((flat > threshold) & two_levels).reshape(levels.shape)
 
 
 def _check_range(name: str, value: tuple[int, int]) -> tuple[int, int]:
