@@ -37,6 +37,8 @@ BVH
     all rotations zero, end sites included) decides. Under 10 file units -> metres; under 1000 ->
     centimetres (the common case); otherwise millimetres. ``units=`` overrides it. fps =
     1 / ``Frame Time``, rounded to a whole number when within 0.01 of one (0.033333 -> 30).
+    :func:`parse_bvh` checks a whole file without forward kinematics (``motion_io`` runs it before
+    handing the file to bvhio); :func:`read_bvh` is ``parse_bvh`` plus the kinematics above.
 
 Virtual camera (:func:`project_to_image`)
     A fixed pinhole camera orbits the clip's mean root position: ``yaw`` turns about +y starting on
@@ -68,7 +70,7 @@ CMU_FPS = 120.0
 
 __all__ = [
     "MocapClip", "read_asf_amc", "load_asf_amc", "BvhData", "parse_bvh", "read_bvh", "load_bvh", "detect_rig", "RIGS",
-    "bvh_unit_scale", "to_openpose_18", "facing_yaw_degrees", "project_to_image", "resample",
+    "bvh_unit_scale", "LENGTH_UNITS", "to_openpose_18", "facing_yaw_degrees", "project_to_image", "resample",
     "load_motion",
 ]
 
@@ -463,7 +465,7 @@ _BVH_CHANNELS = {
     "xposition": "px", "yposition": "py", "zposition": "pz",
     "xrotation": "rx", "yrotation": "ry", "zrotation": "rz",
 }
-_UNIT_SCALES = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": INCH}
+LENGTH_UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": INCH}
 
 
 @dataclass
@@ -722,9 +724,9 @@ class BvhData:
         """Length scale for ``units`` ('auto': the rest-height heuristic, or 'm', 'cm', 'mm', 'in')."""
         if units == "auto":
             return bvh_unit_scale(_rest_height(self.joints))
-        if units not in _UNIT_SCALES:
-            raise InputError("units", f"expected 'auto' or one of {sorted(_UNIT_SCALES)}, got {units!r}")
-        return _UNIT_SCALES[units]
+        if units not in LENGTH_UNITS:
+            raise InputError("units", f"expected 'auto' or one of {sorted(LENGTH_UNITS)}, got {units!r}")
+        return LENGTH_UNITS[units]
 
 
 def parse_bvh(path) -> BvhData:
@@ -739,8 +741,8 @@ def parse_bvh(path) -> BvhData:
 
 def read_bvh(path, units: str = "auto") -> MocapClip:
     """Load a BVH file; ``units`` is 'auto' (rest-height heuristic), 'm', 'cm', 'mm' or 'in'."""
-    if units != "auto" and units not in _UNIT_SCALES:
-        raise InputError("units", f"expected 'auto' or one of {sorted(_UNIT_SCALES)}, got {units!r}")
+    if units != "auto" and units not in LENGTH_UNITS:
+        raise InputError("units", f"expected 'auto' or one of {sorted(LENGTH_UNITS)}, got {units!r}")
     bvh = parse_bvh(path)
     positions = _bvh_fk(bvh.joints, bvh.values) * bvh.metres_per_unit(units)
     return MocapClip(positions.astype(np.float32), bvh.joint_names, bvh.parents, bvh.fps)

@@ -41,7 +41,6 @@ from .motion import Motion, validate_motion
 
 HUMANML3D_FPS = 20.0
 MOTION_SUFFIXES = (".bvh", ".asf", ".npz", ".npy")
-_BVH_UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 
 __all__ = [
     "read_mocap", "read_bvh_bvhio", "load_motion_file", "load_npz", "load_humanml3d_npy", "save_npz",
@@ -62,7 +61,7 @@ def _existing_file(path, input_name: str) -> str:
 def read_bvh_bvhio(path, units: str = "auto") -> mocap.MocapClip:
     """A BVH file's joints and end sites (``mocap`` naming and order), positions from bvhio's FK."""
     import bvhio
-    import glm
+    from pyglm import glm
 
     path = _existing_file(path, "bvh")
     data = mocap.parse_bvh(path)  # every fault of the file becomes an InputError with its line
@@ -76,12 +75,13 @@ def read_bvh_bvhio(path, units: str = "auto") -> mocap.MocapClip:
     joints = {joint.Name: joint for joint, _, _ in root.layout()}
     names, parents, offsets, end_sites = data.joint_names, data.parents, data.offsets, data.is_end_site
     if set(joints) != {n for n, end in zip(names, end_sites) if not end}:
-        return mocap.read_bvh(path, units)
+        return mocap.read_bvh(path, units)  # bvhio keeps only a name's first word ("My Hips" -> "My")
     # bvhio turns each joint so its bone runs along +y; an end site's file offset is in the joint's
     # unturned frame, so undo that turn (the bone-alignment rotation of the file joint) first.
     unturn = {n: glm.inverse(file_joints[n].getRotation()) for n in joints}
     positions = np.empty((container.FrameCount, len(names), 3))
-    order = [(j, joints[n] if not end else joints[names[parents[j]]], end) for j, (n, end) in enumerate(zip(names, end_sites))]
+    # (row, bvhio joint whose transform places the point, is an end site)
+    order = [(j, joints[names[parents[j]]] if end else joints[n], end) for j, (n, end) in enumerate(zip(names, end_sites))]
     for frame in range(container.FrameCount):
         root.loadPose(frame)
         for j, joint, end in order:
@@ -99,8 +99,8 @@ def read_mocap(path, amc_path=None, units: str = "auto", fps: float | None = Non
     ``units``: 'auto' (BVH: rest-height heuristic; ASF: its ``:units length``) or 'm', 'cm', 'mm',
     'in' for the file's length unit. ``fps`` replaces the file's frame rate (AMC stores none: 120).
     """
-    if units != "auto" and units not in mocap._UNIT_SCALES:
-        raise InputError("units", f"expected 'auto' or one of {sorted(mocap._UNIT_SCALES)}, got {units!r}")
+    if units != "auto" and units not in mocap.LENGTH_UNITS:
+        raise InputError("units", f"expected 'auto' or one of {sorted(mocap.LENGTH_UNITS)}, got {units!r}")
     if fps is not None and not (isinstance(fps, (int, float)) and fps > 0):
         raise InputError("fps", f"must be positive, got {fps!r}")
     suffix = os.path.splitext(os.fspath(path))[1].lower()
@@ -108,9 +108,10 @@ def read_mocap(path, amc_path=None, units: str = "auto", fps: float | None = Non
         clip = read_bvh_bvhio(path, units)
     elif suffix == ".asf":
         if amc_path is None:
-            raise InputError("amc_path", f"the ASF skeleton {os.path.basename(os.fspath(path))!r} needs its AMC motion file")
+            name = os.path.basename(os.fspath(path))
+            raise InputError("amc_path", f"the ASF skeleton {name!r} needs its AMC motion file")
         asf, amc = _existing_file(path, "asf"), _existing_file(amc_path, "amc")
-        scale = None if units == "auto" else mocap._UNIT_SCALES[units]
+        scale = None if units == "auto" else mocap.LENGTH_UNITS[units]
         clip = mocap.read_asf_amc(asf, amc, fps or mocap.CMU_FPS, metres_per_unit=scale)
     elif suffix == ".amc":
         raise InputError("path", "pass the .asf skeleton as the path and the .amc file as amc_path")
@@ -244,33 +245,35 @@ def save_npz(motion: Motion, path) -> str:
 def _quaternions(matrices: np.ndarray) -> np.ndarray:
     """(w, x, y, z) unit quaternions [..., 4] of rotation matrices [..., 3, 3]."""
     m = matrices
-    trace = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
-    # four candidate formulas; each is accurate where its leading component is the largest
+    xx, yy, zz = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    xy, xz, yx, yz, zx, zy = m[..., 0, 1], m[..., 0, 2], m[..., 1, 0], m[..., 1, 2], m[..., 2, 0], m[..., 2, 1]
+    # 4 q_k q for each k in w, x, y, z; the one with the largest 4 q_k^2 (its leading entry) is the
+    # best conditioned
     candidates = np.stack([
-        np.stack([1 + trace, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
-        np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + 2 * m[..., 0, 0] - trace, m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0]], -1),
-        np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0], 1 + 2 * m[..., 1, 1] - trace, m[..., 1, 2] + m[..., 2, 1]], -1),
-        np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1], 1 + 2 * m[..., 2, 2] - trace], -1),
-    ], -2)  # [..., 4, 4]
-    diagonal = np.stack([1 + trace, 1 + 2 * m[..., 0, 0] - trace, 1 + 2 * m[..., 1, 1] - trace, 1 + 2 * m[..., 2, 2] - trace], -1)
-    best = np.take_along_axis(candidates, diagonal.argmax(-1)[..., None, None], axis=-2)[..., 0, :]
+        np.stack([1 + xx + yy + zz, zy - yz, xz - zx, yx - xy], -1),
+        np.stack([zy - yz, 1 + xx - yy - zz, xy + yx, xz + zx], -1),
+        np.stack([xz - zx, xy + yx, 1 - xx + yy - zz, yz + zy], -1),
+        np.stack([yx - xy, xz + zx, yz + zy, 1 - xx - yy + zz], -1),
+    ], -2)
+    leading = np.stack([candidates[..., k, k] for k in range(4)], -1)
+    best = np.take_along_axis(candidates, leading.argmax(-1)[..., None, None], axis=-2)[..., 0, :]
     return best / np.linalg.norm(best, axis=-1, keepdims=True)
 
 
 def save_bvh(motion: Motion, path, units: str = "cm") -> str:
     """Write an ``smpl_22``/``smpl_52`` motion as BVH through bvhio; returns the path.
 
-    ``units`` is the file's length unit: 'cm' (the common choice), 'm' or 'mm'.
+    ``units`` is the file's length unit: 'cm' (the common choice), 'm', 'mm' or 'in'.
     """
     import bvhio
-    import glm
+    from pyglm import glm
 
     motion = validate_motion(motion)
     if motion.layout not in ("smpl_22", "smpl_52"):
         raise InputError("motion", f"BVH export needs an smpl_22 or smpl_52 motion, got {motion.layout!r}")
-    if units not in _BVH_UNITS:
-        raise InputError("units", f"expected one of {sorted(_BVH_UNITS)}, got {units!r}")
-    to_file = 1.0 / _BVH_UNITS[units]
+    if units not in mocap.LENGTH_UNITS:
+        raise InputError("units", f"expected one of {sorted(mocap.LENGTH_UNITS)}, got {units!r}")
+    to_file = 1.0 / mocap.LENGTH_UNITS[units]
     names, parents = layout_names(motion.layout), layout_parents(motion.layout)
     positions = motion.joints.numpy().astype(np.float64)
     offsets = retarget.rest_offsets(positions, motion.layout)
@@ -282,7 +285,8 @@ def save_bvh(motion: Motion, path, units: str = "cm") -> str:
         joint = bvhio.BvhJoint(name, glm.vec3(*(offsets[j] * to_file)))
         joint.Channels = (["Xposition", "Yposition", "Zposition"] if parents[j] < 0 else []) + \
             ["Zrotation", "Xrotation", "Yrotation"]
-        translation = positions[:, j] * to_file if parents[j] < 0 else np.broadcast_to(offsets[j] * to_file, (num_frames, 3))
+        translation = positions[:, j] if parents[j] < 0 else np.broadcast_to(offsets[j], (num_frames, 3))
+        translation = translation * to_file
         joint.Keyframes = [bvhio.Pose(glm.vec3(*translation[t]), glm.quat(*quats[t, j])) for t in range(num_frames)]
         # viewers draw a leaf's bone to its End Site: half its incoming bone, same direction
         joint.EndSite = glm.vec3(*(0.5 * offsets[j] * to_file))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from posemotion.models import mocap, motion_io
+from posemotion.models import mocap, motion_io, retarget
 from posemotion.models.errors import InputError
 from posemotion.models.layouts import (SMPL_22, SMPL_22_PARENTS, SMPL_52, SMPL_52_PARENTS, layout_bones,
                                        layout_parents)
@@ -182,8 +182,9 @@ def test_bvh_export_round_trip(at_20fps, tmp_path, name):
     back = motion_io.load_motion_file(path)
     assert (back.layout, back.num_frames, back.fps) == (motion.layout, motion.num_frames, 20.0)
     error = (back.joints - motion.joints).norm(dim=-1)
-    # measured: 1.3 mm (CMU), 0.1 mm (MocapBank), 0.2 mm (Mixamo); what remains is bone-length change
-    assert error.mean() < 0.005 and error.max() < 0.06, (error.mean(), error.max())
+    # measured mean / worst: 1.3 / 28 mm (CMU), 0.1 / 1.5 mm (MocapBank), 0.2 / 2.2 mm (Mixamo); what
+    # remains comes from synthesised joints (spine1, collars) moving against their siblings
+    assert error.mean() < 0.005 and error.max() < 0.04, (error.mean(), error.max())
 
     # our own parser (not bvhio) reads the same skeleton: SMPL names, centimetres, mean bone lengths
     data = mocap.parse_bvh(path)
@@ -200,6 +201,28 @@ def test_bvh_export_round_trip(at_20fps, tmp_path, name):
     ours = own.positions[:, [own.joint_names.index(n) for n in names]]
     ours[..., 1] -= ours[:, [J["left_ankle"], J["right_ankle"], J["left_foot"], J["right_foot"]], 1].min()
     np.testing.assert_allclose(ours, back.joints.numpy(), atol=1e-4)
+
+
+def test_bvh_export_of_a_rigid_skeleton_is_exact(tmp_path):
+    # joints posed by random rotations of fixed bones (SMPL's rest skeleton, plus a hand): the fit
+    # must find rotations that reproduce them up to the file's 6 decimals
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(0)
+    rest = np.concatenate([retarget.SMPL_22_REST, np.zeros((30, 3))])
+    parents = SMPL_52_PARENTS
+    for j in range(22, 52):  # fingers: 3-4 cm bones fanning out from the wrist
+        rest[j] = rest[parents[j]] + np.array([0.035 * np.sign(rest[parents[j], 0]), -0.01 * (j % 3), 0.01 * (j % 5 - 2)])
+    offsets = np.array([rest[j] - rest[q] if q >= 0 else np.zeros(3) for j, q in enumerate(parents)])
+    local = Rotation.random(12 * 52, random_state=1).as_matrix().reshape(12, 52, 3, 3)
+    local = Rotation.from_matrix(local).as_rotvec() * 0.4  # moderate poses, no half turns
+    local = Rotation.from_rotvec(local.reshape(-1, 3)).as_matrix().reshape(12, 52, 3, 3)
+    root = rng.normal(size=(12, 3)) * 0.2 + [0, 1, 0]
+    joints = retarget.forward_kinematics(root, local, offsets, "smpl_52")
+    joints[..., 1] -= joints[:, [J["left_ankle"], J["right_ankle"], J["left_foot"], J["right_foot"]], 1].min()
+    motion = Motion(torch.from_numpy(joints.astype(np.float32)), 30.0, "smpl_52")
+    back = motion_io.load_motion_file(motion_io.save_bvh(motion, tmp_path / "rigid.bvh"))
+    assert (back.joints - motion.joints).norm(dim=-1).max() < 1e-4
 
 
 def test_bvh_export_refuses_other_layouts(tmp_path):
