@@ -353,6 +353,15 @@ def test_part_vq_quantises_hands_first():
     assert model.decode(ids).shape == features.shape
 
 
+def test_part_vq_feature_split_follows_humanml3d():
+    from posemotion.models import humanml3d
+    from posemotion.models.tokenizers.part_vq import default_part_dims
+
+    assert default_part_dims() == (humanml3d.BODY_DIM, humanml3d.HAND_DIM)
+    model = tiny("part_vq", body_dim=None, hand_dim=None)
+    assert model.feature_dim == humanml3d.HOLISTIC_DIM
+
+
 def test_bad_inputs_raise_one_clear_error():
     vq, rvq, part = tiny("vqvae").eval(), tiny("rvq").eval(), tiny("part_vq").eval()
     with pytest.raises(InputError, match=r"features: the sequence has 3 frames.*at least 4"):

@@ -9,7 +9,8 @@ reconstructs the holistic features from the concatenated body and hand codes.
 
 No official weights exist; the defaults follow the paper (two 512 x 512 codebooks, temporal
 downsampling 4) and reuse the VQ-VAE's encoder, decoder and EMA codebook. The feature layout (the
-first ``body_dim`` features are the body, the rest the hands) comes from ``models/humanml3d.py``.
+first ``body_dim`` features are the body, the rest the hands) and the default widths (263 + 360)
+come from ``models/humanml3d.py``.
 """
 
 from __future__ import annotations
