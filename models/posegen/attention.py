@@ -90,21 +90,19 @@ class KVShareSelfAttnProcessor:
             self.block_index, batch, query.device, query.dtype
         )
         keep_normal, anchor_subject = self.controller.normal_path_mask(self.block_index, batch, query.device)
-        key_mask = None
-        if self.controller.mask_subject_keys:
-            key_mask = ~anchor_subject
-            # A frame-less background (everything subject) would leave no key: fall back to all keys.
-            key_mask = key_mask | ~key_mask.any(dim=1, keepdim=True)
-        if anchor_ref_key is not None:
-            anchor_key = torch.cat([anchor_key, anchor_ref_key], dim=1)
-            anchor_value = torch.cat([anchor_value, anchor_ref_value], dim=1)
-            if key_mask is not None:
-                ones = torch.ones(batch, anchor_ref_key.shape[1], dtype=torch.bool, device=key_mask.device)
-                key_mask = torch.cat([key_mask, ones], dim=1)
-        if key_mask is not None:
-            key_mask = key_mask[:, None, None, :]
-        shared = _attend(self, query[:, :num_video], anchor_key, anchor_value, key_mask)
-        video = torch.where(keep_normal[:, :, None, None], output[:, :num_video], shared.type_as(output))
+        shared = []
+        for b in range(batch):
+            key, value = anchor_key[b], anchor_value[b]
+            if self.controller.mask_subject_keys and not anchor_subject[b].all():
+                # Dropping the anchor's subject keys equals masking them for every query, needs no
+                # attention mask (so any attention backend, and no [S, S] bias) and is cheaper.
+                key, value = key[~anchor_subject[b]], value[~anchor_subject[b]]
+            if anchor_ref_key is not None:
+                key = torch.cat([key, anchor_ref_key[b]])
+                value = torch.cat([value, anchor_ref_value[b]])
+            shared.append(_attend(self, query[b : b + 1, :num_video], key[None], value[None]))
+        shared = torch.cat(shared).type_as(output)
+        video = torch.where(keep_normal[:, :, None, None], output[:, :num_video], shared)
         return torch.cat([video, output[:, num_video:]], dim=1)
 
 
