@@ -4,12 +4,16 @@ The anchor segment runs in "record" mode: at the chosen denoising steps and bloc
 keeps the post-RoPE keys and values ([B, S, heads, head_dim]; video tokens, and reference tokens apart)
 on `cache_device`, and its cross-attention yields a subject mask per latent frame. Later segments run in
 "share" mode: at the same steps and blocks each video query also attends to the anchor's keys/values
-(anchor-subject keys masked out); tokens inside the current OR the anchor subject keep their own
-attention output, all other tokens take the shared one.
+(the anchor's video keys outside its subject, plus its reference-token keys); video tokens inside the
+current OR the anchor subject keep their own attention output, all other video tokens take the shared
+one; reference tokens always keep their own. With the anchor equal to the current segment and
+`mask_subject_keys=False` this reproduces the normal path exactly.
 
 Subject maps: for the subject word's text tokens, mean over heads of Q.K^T/sqrt(d) (no softmax), summed
 over the word's tokens, per latent frame min-max normalised, averaged over the `mask_blocks`, then
-thresholded per frame with Otsu's method. Masks are bool [B, F*H*W] in token order (frame-major).
+thresholded per frame with Otsu's method. Masks are bool [B, F*H*W] in token order (frame-major). The
+anchor's mask uses all mask blocks; the current segment's mask at a shared block uses the mask blocks
+before it (cross-attention runs after self-attention within a block).
 
 Ranges are half-open (start, end) over step indices of the sampling loop and block indices. The pipeline
 drives the controller: `mode`, `set_step(i)` every step, `set_branch("cond"|"uncond")` before each
