@@ -88,7 +88,7 @@ def tiny(kind: str, **overrides):
         return VQVAE(**{**TINY, **overrides})
     if kind == "rvq":  # MoMask's Gumbel sampling at 0.5 is near-argmax only at full-size distances
         return ResidualVQVAE(num_quantizers=3, **{**TINY, "sample_temperature": 0.0, **overrides})
-    return PartAwareVQVAE(body_dim=263, hand_dim=24, **{**TINY, **overrides})
+    return PartAwareVQVAE(**{"body_dim": 263, "hand_dim": 24, **TINY, **overrides})
 
 
 # ----------------------------------------------------------------------------- official checkpoints
