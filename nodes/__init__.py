@@ -7,7 +7,7 @@ from importlib import import_module
 
 from . import bridge
 
-NODE_MODULES = ("pose_nodes", "render_nodes", "io_nodes", "forecast_nodes")
+NODE_MODULES = ("pose_nodes", "render_nodes", "io_nodes", "forecast_nodes", "motion_nodes", "posegen_nodes")
 
 NODE_CLASS_MAPPINGS: dict[str, type] = {}
 NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {}

@@ -35,9 +35,18 @@ except ImportError:
 MODEL_FOLDERS: dict[str, set[str]] = {
     "blip": {".safetensors", ".bin", ".json"},
     "pose_forecast": {".safetensors", ".json"},
-    "motion": {".safetensors", ".pth", ".tar", ".ckpt", ".npy", ".json"},
+    "motion": {".safetensors", ".pth", ".tar", ".ckpt", ".pt", ".npy", ".json"},
     "smpl": {".npz", ".pkl", ".safetensors"},
     "posegen": {".safetensors", ".bin", ".pth", ".json"},
+}
+# ComfyUI's own folders the pack reads (Wan/PoseGen parts). ComfyUI registers them itself; the
+# fallback without ComfyUI needs their extensions.
+CORE_MODEL_FOLDERS: dict[str, set[str]] = {
+    "diffusion_models": {".safetensors", ".bin", ".pth", ".pt", ".ckpt", ".json"},
+    "vae": {".safetensors", ".pth", ".pt", ".ckpt", ".bin"},
+    "clip_vision": {".safetensors", ".bin", ".pt"},
+    "text_encoders": {".safetensors", ".bin", ".pth", ".pt"},
+    "loras": {".safetensors", ".bin", ".pt", ".ckpt"},
 }
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif"}
 
@@ -58,9 +67,16 @@ def _fallback_root() -> Path:
     return Path(os.environ.get("POSEMOTION_MODELS_DIR", Path.home() / ".cache" / "posemotion" / "models"))
 
 
+def _extensions(folder: str) -> set[str]:
+    extensions = MODEL_FOLDERS.get(folder, CORE_MODEL_FOLDERS.get(folder))
+    if extensions is None:
+        raise ModelFileError(f"unknown model folder {folder!r}; the pack's folders are "
+                             f"{sorted(MODEL_FOLDERS) + sorted(CORE_MODEL_FOLDERS)}")
+    return extensions
+
+
 def model_folder_paths(folder: str) -> list[str]:
-    if folder not in MODEL_FOLDERS:
-        raise ModelFileError(f"unknown model folder {folder!r}; the pack's folders are {sorted(MODEL_FOLDERS)}")
+    _extensions(folder)
     if IN_COMFYUI:
         return list(folder_paths.get_folder_paths(folder))
     return [str(_fallback_root() / folder)]
@@ -75,7 +91,7 @@ def list_models(folder: str) -> list[str]:
         base = Path(root)
         if base.is_dir():
             names += [p.relative_to(base).as_posix() for p in base.rglob("*")
-                      if p.is_file() and p.suffix.lower() in MODEL_FOLDERS[folder]]
+                      if p.is_file() and p.suffix.lower() in _extensions(folder)]
     return sorted(set(names))
 
 
@@ -108,7 +124,7 @@ def resolve_model(folder: str, filename: str) -> str:
     if path is None or not os.path.isfile(path):
         raise ModelFileError(
             f"model file {filename!r} not found in folder '{folder}' (searched {model_folder_paths(folder)}); "
-            f"expected one of the extensions {sorted(MODEL_FOLDERS[folder])}")
+            f"expected one of the extensions {sorted(_extensions(folder))}")
     return path
 
 
@@ -201,6 +217,13 @@ class ManagedModel:
     @property
     def device(self) -> torch.device:
         return next(self.module.parameters()).device
+
+
+def make_room(num_bytes: int) -> None:
+    """Ask ComfyUI's manager to free ``num_bytes`` on the compute device (evicting other models) before
+    a module places itself there, as block swap does (no-op without ComfyUI)."""
+    if IN_COMFYUI:
+        model_management.free_memory(int(num_bytes), model_management.get_torch_device())
 
 
 # --- progress and interrupts ---------------------------------------------------------------------

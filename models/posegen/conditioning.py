@@ -102,12 +102,14 @@ def _resize(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
     return x.clamp(0, 1).permute(0, 2, 3, 1)
 
 
-def fit_driving_frames(frames: torch.Tensor, width: int, height: int, name: str) -> torch.Tensor:
+def fit_driving_frames(frames: torch.Tensor, width: int, height: int, name: str,
+                       check_aspect: bool = True) -> torch.Tensor:
     """Resize pose or hand-normal frames to the output size; a different aspect ratio is an error,
-    because stretching a skeleton changes the motion it describes."""
+    because stretching a skeleton changes the motion it describes. ``check_aspect`` False: the size
+    came from these frames rounded to the pixel grid (a stretch of less than 16 pixels)."""
     _check_frames(frames, name)
     source = frames.shape[2] / frames.shape[1]
-    if abs(source / (width / height) - 1) > ASPECT_TOLERANCE:
+    if check_aspect and abs(source / (width / height) - 1) > ASPECT_TOLERANCE:
         raise InputError(name, f"frames are {frames.shape[2]}x{frames.shape[1]} (aspect {source:.3f}) but the "
                          f"output is {width}x{height} (aspect {width / height:.3f}); render the poses at the "
                          "output's aspect ratio or leave width/height at 0 to follow the poses")

@@ -31,7 +31,9 @@ SegmentCallback = Callable[[int, int, str], None]  # on_segment(done, total, kin
 
 @dataclass
 class PoseGenModels:
-    """The modules one generation uses, each already on the device it should run on.
+    """The modules one generation uses: each a module already on the device it runs on, or an object
+    whose ``load()`` returns it there (the nodes' memory-managed wrappers; called right before each
+    use, so a memory manager may swap the text encoder, the DiT and the VAE in turn).
 
     ``interp_transformer`` holds the interpolation weights (PoseGen's ``720p-81f-cond``); leave it
     None when one backbone carries both LoRAs as adapters and ``select_phase(kind)``
@@ -88,6 +90,11 @@ class _Prepared:
     dtype: torch.dtype
 
 
+def _use(model):
+    """The module itself, or what a memory-managed wrapper's ``load()`` hands out."""
+    return model if isinstance(model, torch.nn.Module) or not hasattr(model, "load") else model.load()
+
+
 def _module_device(module: torch.nn.Module) -> torch.device:
     # The patch embedding is never block-swapped, so it tells where the model computes.
     embedding = getattr(module, "patch_embedding", None)
@@ -99,27 +106,34 @@ def _prepare(models: PoseGenModels, reference_image, pose_frames, hand_frames, p
     if settings.steps < 1:
         raise InputError("steps", f"{settings.steps}: expected at least 1")
     width, height = cond.output_size(pose_frames, settings.width, settings.height)
-    poses = cond.fit_driving_frames(pose_frames, width, height, "pose_frames")
+    given = settings.width != 0
+    poses = cond.fit_driving_frames(pose_frames, width, height, "pose_frames", check_aspect=given)
     hands = None
     if hand_frames is not None:
         if len(hand_frames) != len(pose_frames):
             raise InputError("hand_frames", f"{len(hand_frames)} frames but {len(pose_frames)} pose frames: "
                              "expected one hand-normal frame per pose frame")
-        hands = cond.fit_driving_frames(hand_frames, width, height, "hand_frames")
+        if hand_frames.shape[1:3] != pose_frames.shape[1:3]:
+            raise InputError("hand_frames", f"frames are {hand_frames.shape[2]}x{hand_frames.shape[1]}, the pose "
+                             f"frames {pose_frames.shape[2]}x{pose_frames.shape[1]}: render both at one size")
+        hands = cond.fit_driving_frames(hand_frames, width, height, "hand_frames", check_aspect=given)
     if not isinstance(prompt, str) or not prompt.strip():
         raise InputError("prompt", "empty: describe the subject and the scene")
     subject = cond.subject_token_indices(models.tokenizer, prompt, subject_word) if want_subject else None
     reference = cond.fit_reference(reference_image, width, height)
 
-    device = _module_device(models.transformer)
-    dtype = next(models.transformer.parameters()).dtype
+    text_encoder = _use(models.text_encoder)
+    text = cond.encode_prompt(text_encoder, models.tokenizer, prompt)
+    text_uncond = (cond.encode_prompt(text_encoder, models.tokenizer, settings.negative_prompt)
+                   if settings.cfg != 1 else None)
+    clip_embeds = cond.encode_clip_image(_use(models.clip_vision), reference)
+    reference_latent = cond.vae_encode(_use(models.vae), reference)
+    transformer = _use(models.transformer)
+    device, dtype = _module_device(transformer), next(transformer.parameters()).dtype
     return _Prepared(
-        width=width, height=height,
-        reference_latent=cond.vae_encode(models.vae, reference).to(device, dtype),
-        clip_embeds=cond.encode_clip_image(models.clip_vision, reference).to(device, dtype),
-        text=cond.encode_prompt(models.text_encoder, models.tokenizer, prompt).to(device, dtype),
-        text_uncond=(cond.encode_prompt(models.text_encoder, models.tokenizer, settings.negative_prompt)
-                     .to(device, dtype) if settings.cfg != 1 else None),
+        width=width, height=height, reference_latent=reference_latent.to(device, dtype),
+        clip_embeds=clip_embeds.to(device, dtype), text=text.to(device, dtype),
+        text_uncond=None if text_uncond is None else text_uncond.to(device, dtype),
         subject_tokens=subject, poses=poses, hands=hands, device=device, dtype=dtype)
 
 
@@ -201,8 +215,8 @@ def _phase(models: PoseGenModels, kind: str):
     if models.select_phase is not None:
         models.select_phase(kind)
     if kind == "interpolation" and models.interp_transformer is not None:
-        return models.interp_transformer
-    return models.transformer
+        return _use(models.interp_transformer)
+    return _use(models.transformer)
 
 
 @torch.no_grad()
@@ -228,26 +242,26 @@ def generate(models: PoseGenModels, reference_image: torch.Tensor, pose_frames: 
     poses = pad_poses(p.poses, plan)
     hands = None if p.hands is None else pad_poses(p.hands, plan)
     counter = _StepCounter(settings.steps * len(plan.segments), progress, interrupt)
-    controller = _kv_controller(kv_share, p, models.transformer, settings)
+    controller = _kv_controller(kv_share, p, _use(models.transformer), settings)
     frames: dict[int, torch.Tensor] = {}
     order = [*plan.base_segments, *plan.interpolation_segments]
     try:
         for done, segment in enumerate(order):
             if on_segment is not None:
                 on_segment(done, len(order), segment.kind)
-            transformer = _phase(models, segment.kind)
             kv = None
             if controller is not None and segment.kind == "base" and len(plan.base_segments) > 1:
                 controller.mode = "record" if segment.index == 0 else "share"
                 kv = controller
             driving, known = segment_inputs(plan, segment.index, poses, frames)
-            condition = _segment_condition(models.vae, p, driving, known)
-            segment_hands = None if hands is None else cond.vae_encode(models.vae, hands[segment.start:segment.end])
+            vae = _use(models.vae)
+            condition = _segment_condition(vae, p, driving, known)
+            segment_hands = None if hands is None else cond.vae_encode(vae, hands[segment.start:segment.end])
             if segment_hands is not None:
                 segment_hands = segment_hands.to(p.device, p.dtype)
-            latents = _sample(transformer, condition, segment_hands, p, settings, settings.seed + segment.index,
-                              kv, counter)
-            frames[segment.index] = cond.vae_decode(models.vae, latents)
+            latents = _sample(_phase(models, segment.kind), condition, segment_hands, p, settings,
+                              settings.seed + segment.index, kv, counter)
+            frames[segment.index] = cond.vae_decode(_use(models.vae), latents)
             if segment.kind == "base" and segment is plan.base_segments[-1] and controller is not None:
                 controller.reset()  # interpolation segments do not share: free the anchor's cache now
     finally:
@@ -285,8 +299,9 @@ def generate_context_windows(models: PoseGenModels, reference_image: torch.Tenso
     p.poses = torch.cat([p.poses, p.poses[-1:].expand(padded - count, -1, -1, -1)])
     if p.hands is not None:
         p.hands = torch.cat([p.hands, p.hands[-1:].expand(padded - count, -1, -1, -1)])
-    condition = _segment_condition(models.vae, p, p.poses, torch.zeros(padded, dtype=torch.bool))
-    hands = None if p.hands is None else cond.vae_encode(models.vae, p.hands).to(p.device, p.dtype)
+    vae = _use(models.vae)
+    condition = _segment_condition(vae, p, p.poses, torch.zeros(padded, dtype=torch.bool))
+    hands = None if p.hands is None else cond.vae_encode(vae, p.hands).to(p.device, p.dtype)
     windows = context_windows(condition.shape[2], window, overlap)
     scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=settings.shift)
     scheduler.set_timesteps(settings.steps, device=p.device)
@@ -305,4 +320,4 @@ def generate_context_windows(models: PoseGenModels, reference_image: torch.Tenso
             weight[:, :, start:stop] += 1
             counter.step()
         latents = scheduler.step(total / weight, t, latents, return_dict=False)[0]
-    return cond.vae_decode(models.vae, latents)[:count].contiguous()
+    return cond.vae_decode(_use(models.vae), latents)[:count].contiguous()
