@@ -1,4 +1,5 @@
-"""Command line: ``python -m posemotion demo|detect|forecast-data|forecast-train|forecast-bench|forecast``."""
+"""Command line: ``python -m posemotion demo|detect|forecast-data|forecast-train|forecast-bench|forecast|
+motion-data|motion-train|motion-bench``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from .forecasting.commands import add_commands as add_forecast_commands
 from .forecasting.commands import run_command as run_forecast_command
 from .normal_maps import render_motion_normals
 from .resources import console_progress, package_file
+from .tokenizers.commands import add_commands as add_motion_commands
+from .tokenizers.commands import run_command as run_motion_command
 from .skeleton import render_skeletons
 from .video import read_video, write_video
 
@@ -83,11 +86,18 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--max-side", type=int, default=640, help="downsize the longer side to this (0 = keep)")
         sub.add_argument("--face", action="store_true", help="also detect and draw face points")
     add_forecast_commands(commands)
+    add_motion_commands(commands)
     args = parser.parse_args(argv)
     if args.command.startswith("forecast"):
         try:
             return run_forecast_command(args)
         except InputError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    if args.command.startswith("motion-"):
+        try:
+            return run_motion_command(args)
+        except (InputError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
     try:

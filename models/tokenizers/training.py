@@ -1,0 +1,217 @@
+"""One training loop for every motion tokenizer kind, held-out evaluation, and the small configs.
+
+Training samples random windows of ``window`` frames lying inside one training clip (uniform over
+all such windows), normalises them with the training statistics (which the tokenizer keeps:
+``set_feature_stats``), and minimises the sum of the losses the tokenizer's ``forward`` returns
+plus, when ``joint_weight`` > 0, an L1 loss on joint positions recovered from the features
+(``humanml3d.features_to_joints``), which weighs the root channels by what they do to the pose.
+PGR2M's pose codes are measured once per training clip (:func:`frame_pose_codes`) and sliced per
+window. AdamW, gradient clipping at 1, a linear warm-up over the first 5 % of the steps. Seeding covers
+torch, Python's ``random`` (residual-VQ quantiser dropout) and the window sampler.
+
+``evaluate_tokenizer`` encodes and decodes whole held-out clips and reports joint-space errors in
+millimetres (both sides recovered from features with ``features_to_joints``), codebook usage and
+perplexity over all test tokens, and the decode -> encode token agreement.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import torch
+
+from ..errors import InputError
+from ..resources import ProgressCallback
+from .dataset import MotionClips
+from .metrics import codebook_summary, reconstruction_metrics_mm, token_agreement
+
+WINDOW = 40  # 2 s at 20 fps: 10 token steps; fits every clip the dataset keeps
+
+# Small configurations that train in minutes on 2 CPU cores; the defaults of each class remain the
+# official sizes (for loading published weights).
+SMALL_CONFIGS: dict[str, dict] = {
+    "vqvae": dict(num_codes=256, code_dim=128, width=128, depth=2),
+    "rvq": dict(num_codes=256, code_dim=128, width=128, depth=2),
+    "part_vq": dict(num_codes=256, code_dim=128, width=128, depth=2),
+    "pgr2m": dict(num_codes=256, code_dim=128, width=128, depth=2, attention_dim=128),
+}
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def tokenizer_kinds() -> dict[str, type]:
+    from .checkpoints import TOKENIZER_KINDS
+    from .pgr2m import PGR2MTokenizer
+
+    return {PGR2MTokenizer.kind: PGR2MTokenizer, **TOKENIZER_KINDS}
+
+
+def make_tokenizer(kind: str, small: bool = True, **overrides):
+    """A fresh tokenizer of ``kind``: the small config (``small``) or the class defaults, plus overrides."""
+    kinds = tokenizer_kinds()
+    if kind not in kinds:
+        raise InputError("kind", f"expected one of {sorted(kinds)}, got {kind!r}")
+    config = {**(SMALL_CONFIGS.get(kind, {}) if small else {}), **overrides}
+    return kinds[kind](**config)
+
+
+def _window_starts(clips: MotionClips, window: int) -> torch.Tensor:
+    """Row index of the first frame of every window lying wholly inside one clip."""
+    starts = [torch.arange(offset, offset + length - window + 1)
+              for offset, length in zip(clips.offsets, clips.lengths) if length >= window]
+    if not starts:
+        raise InputError("train", f"no clip has {window} frames (longest: {max(clips.lengths, default=0)})")
+    return torch.cat(starts)
+
+
+def uses_hands(model) -> bool:
+    """The part-aware tokenizer reads body features followed by hand features."""
+    return model.kind == "part_vq"
+
+
+def encode_tokens(model, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(ids [B, N, Q], pose codes [B, N, C] for PGR2M else None) of normalised features."""
+    out = model.encode(features)
+    return out if isinstance(out, tuple) else (out, None)
+
+
+def decode_tokens(model, ids: torch.Tensor, pose_codes: torch.Tensor | None) -> torch.Tensor:
+    """Normalised features from ids (and PGR2M's pose codes; ids with 0 streams = pose codes alone)."""
+    return model.decode(ids) if pose_codes is None else model.decode(ids, pose_codes)
+
+
+def raw_inputs(model, body: torch.Tensor, hands: torch.Tensor) -> torch.Tensor:
+    """Raw (not normalised) tokenizer input [B, T, feature_dim] from body and hand features."""
+    return torch.cat([body, hands], dim=-1) if uses_hands(model) else body
+
+
+def feature_stats(model, stats) -> tuple[torch.Tensor, torch.Tensor]:
+    if uses_hands(model):
+        return torch.cat([stats.mean, stats.hand_mean]), torch.cat([stats.std, stats.hand_std])
+    return stats.mean, stats.std
+
+
+def train_tokenizer(model, train: MotionClips, steps: int, batch_size: int = 32, window: int = WINDOW,
+                    lr: float = 2e-4, weight_decay: float = 0.0, joint_weight: float = 0.0, seed: int = 0,
+                    progress: ProgressCallback | None = None, log=None, device=None) -> dict:
+    """Fit ``model`` on random training windows; returns the loss history and the wall time.
+
+    The tokenizer takes the training statistics unless it already has its own. It trains on
+    ``device`` (default: CUDA when available) and is returned to the CPU in eval mode.
+    """
+    if steps < 1:
+        raise InputError("steps", f"expected at least 1, got {steps}")
+    if window % model.downsample:
+        raise InputError("window", f"must be a multiple of the tokenizer's downsampling {model.downsample}")
+    start_time = time.perf_counter()
+    torch.manual_seed(seed)
+    random.seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    if model.feature_mean is None:
+        model.set_feature_stats(*feature_stats(model, train.stats))
+    starts = _window_starts(train, window)
+    device = torch.device(device) if device is not None else default_device()
+    model.to(device).train()
+    features = raw_inputs(model, train.features, train.hands).to(device)
+    body_dim = train.features.shape[1]
+    codes = frame_pose_codes(train).to(device) if model.kind == "pgr2m" else None
+    offsets = torch.arange(window)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    warmup = max(steps // 20, 1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+    history, every = [], max(steps // 10, 1)
+    for step in range(1, steps + 1):
+        rows = starts[torch.randint(len(starts), (batch_size,), generator=generator)][:, None] + offsets
+        batch = features[rows.to(device)]
+        if codes is None:
+            recon, losses = model(model.normalise(batch))
+        else:
+            recon, losses = model(model.normalise(batch), pose_codes=codes[rows.to(device)])
+        if joint_weight > 0:
+            losses = {**losses, "joints": joint_weight * joint_loss(model, recon, batch[..., :body_dim])}
+        loss = sum(losses.values())
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{model.kind}: loss became {loss.item()} at step {step}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        if step % every == 0 or step == steps or step == 1:
+            entry = {"step": step, "loss": loss.item(), **{k: v.item() for k, v in losses.items()}}
+            history.append(entry)
+            if log is not None:
+                log(f"  step {step}/{steps}: " + ", ".join(f"{k} {v:.4f}" for k, v in entry.items() if k != "step"))
+        if progress is not None:
+            progress(step, steps)
+    model.cpu().eval()
+    return {"steps": steps, "seconds": time.perf_counter() - start_time, "history": history,
+            "batch_size": batch_size, "window": window, "lr": lr, "joint_weight": joint_weight, "seed": seed,
+            "device": device.type}
+
+
+def frame_pose_codes(clips: MotionClips) -> torch.Tensor:
+    """PGR2M pose codes of every frame [F, 392], measured once per clip on the joints recovered from
+    the clip's features (the clip's canonical frame, as the official data preparation does and as
+    encoding a whole clip does); windows then take their rows instead of re-measuring every step."""
+    from .posecodes import pose_codes
+
+    return torch.cat([pose_codes(_joints(clips.clip(k))) for k in range(len(clips))])
+
+
+def joint_loss(model, recon: torch.Tensor, raw_target: torch.Tensor) -> torch.Tensor:
+    """L1 between joints recovered from the reconstruction and from the raw target features (metres)."""
+    from ..humanml3d import features_to_joints
+
+    pred = features_to_joints(model.denormalise(recon)[..., : raw_target.shape[-1]])
+    with torch.no_grad():
+        target = features_to_joints(raw_target[:, : recon.shape[1]])
+    return (pred - target).abs().mean()
+
+
+def _joints(features: torch.Tensor) -> torch.Tensor:
+    from ..humanml3d import features_to_joints
+
+    return features_to_joints(features)
+
+
+@torch.inference_mode()
+def evaluate_tokenizer(model, clips: MotionClips, decode=None) -> dict[str, float]:
+    """Reconstruction and token metrics over whole clips (each cropped to a multiple of the downsampling).
+
+    ``decode(model, ids, pose_codes) -> normalised features`` replaces :func:`decode_tokens` (e.g.
+    PGR2M from pose codes alone). Joint errors are frame-weighted over clips; the round trip
+    re-encodes the decoded features and compares ids (and, for PGR2M, pose codes).
+    """
+    model.eval()
+    decode = decode or decode_tokens
+    totals: dict[str, float] = {}
+    frames_total, all_ids, agree, agree_count, code_agree, code_count = 0, [], 0.0, 0, 0.0, 0
+    body_dim = clips.features.shape[1]
+    for index in range(len(clips)):
+        raw = raw_inputs(model, clips.clip(index), clips.clip_hands(index))
+        raw = raw[: raw.shape[0] - raw.shape[0] % model.downsample][None]
+        ids, codes = encode_tokens(model, model.normalise(raw))
+        decoded = decode(model, ids, codes)
+        recon = model.denormalise(decoded)[..., :body_dim]
+        frames = min(recon.shape[1], raw.shape[1])
+        metrics = reconstruction_metrics_mm(_joints(recon[:, :frames])[0], _joints(raw[:, :frames, :body_dim])[0])
+        for key, value in metrics.items():
+            totals[key] = totals.get(key, 0.0) + value * frames
+        frames_total += frames
+        all_ids.append(ids[0])
+        again, codes_again = encode_tokens(model, decoded)
+        agree += token_agreement(again, ids) * ids.numel()
+        agree_count += ids.numel()
+        if codes is not None:
+            code_agree += token_agreement(codes_again, codes) * codes.numel()
+            code_count += codes.numel()
+    result = {key: value / frames_total for key, value in totals.items()}
+    result.update(codebook_summary(torch.cat(all_ids), model.codebook_sizes()))
+    result["token_agreement"] = agree / agree_count
+    if code_count:
+        result["pose_code_agreement"] = code_agree / code_count
+    return result
