@@ -53,7 +53,7 @@ def walk_frames(demo_clip_path) -> tuple[np.ndarray, float]:
 
 
 @pytest.fixture()
-def comfy_dirs(tmp_path, monkeypatch, astronaut, demo_clip_path):
+def comfy_dirs(tmp_path, tmp_path_factory, monkeypatch, astronaut, demo_clip_path, mocap_dir):
     """Input/output/models folders for the bridge's no-ComfyUI fallback, with the workflows' inputs."""
     import cv2
 
@@ -62,11 +62,27 @@ def comfy_dirs(tmp_path, monkeypatch, astronaut, demo_clip_path):
         path.mkdir()
     cv2.imwrite(str(dirs["input"] / "posemotion_person.png"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
     shutil.copy(demo_clip_path, dirs["input"] / "posemotion_walk.mp4")
+    shutil.copy(mocap_dir / "test_mocapbank.bvh", dirs["input"] / "posemotion_mocap.bvh")
     monkeypatch.setenv("POSEMOTION_INPUT_DIR", str(dirs["input"]))
     monkeypatch.setenv("POSEMOTION_OUTPUT_DIR", str(dirs["output"]))
     monkeypatch.setenv("POSEMOTION_MODELS_DIR", str(dirs["models"]))
     _forecast_models(dirs["models"])
+    _posegen_models(dirs["models"], tmp_path_factory)
     return dirs
+
+
+def _posegen_models(models_dir, tmp_path_factory):
+    """Tiny PoseGen parts under the names the PoseGen workflows load, written once per session."""
+    from tiny_models import save_tiny_posegen
+
+    global _POSEGEN_CACHE
+    if _POSEGEN_CACHE is None:
+        _POSEGEN_CACHE = tmp_path_factory.mktemp("posegen_models")
+        save_tiny_posegen(_POSEGEN_CACHE)
+    shutil.copytree(_POSEGEN_CACHE, models_dir, dirs_exist_ok=True)
+
+
+_POSEGEN_CACHE = None
 
 
 def _forecast_models(models_dir):
