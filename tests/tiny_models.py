@@ -44,7 +44,8 @@ def save_tiny_blip(folder: str) -> str:
 
 # --- PoseGen (Wan2.1 I2V parts) ------------------------------------------------------------------
 
-POSEGEN_WORDS = "a woman man person dances walks waves in the park red dress street studio".split()
+POSEGEN_WORDS = ("a an woman man person astronaut dances walks waves his her arms in the of front park red white dress "
+                 "space suit street studio across flag full body shot").split()
 POSEGEN_SPECIALS = ["<pad>", "</s>", "<unk>"]
 
 
@@ -83,7 +84,7 @@ def tiny_posegen_parts(num_layers: int = 4, seed: int = 0) -> dict:
     clip = CLIPVisionModelWithProjection(CLIPVisionConfig(hidden_size=24, intermediate_size=48, num_hidden_layers=2,
                                                           num_attention_heads=2, image_size=32, patch_size=8,
                                                           projection_dim=16))
-    text = UMT5EncoderModel(UMT5Config(vocab_size=32, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+    text = UMT5EncoderModel(UMT5Config(vocab_size=64, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
                                        relative_attention_num_buckets=8))
     return {"transformer": transformer.eval(), "vae": vae.eval(), "clip_vision": clip.eval(),
             "text_encoder": text.eval(), "tokenizer": tiny_umt5_tokenizer()}
