@@ -55,20 +55,25 @@ def walk_frames(demo_clip_path) -> tuple[np.ndarray, float]:
 @pytest.fixture()
 def comfy_dirs(tmp_path, tmp_path_factory, monkeypatch, astronaut, demo_clip_path, mocap_dir):
     """Input/output/models folders for the bridge's no-ComfyUI fallback, with the workflows' inputs."""
-    import cv2
-
     dirs = {name: tmp_path / name for name in ("input", "output", "models")}
     for path in dirs.values():
         path.mkdir()
-    cv2.imwrite(str(dirs["input"] / "posemotion_person.png"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
-    shutil.copy(demo_clip_path, dirs["input"] / "posemotion_walk.mp4")
-    shutil.copy(mocap_dir / "test_mocapbank.bvh", dirs["input"] / "posemotion_mocap.bvh")
+    prepare_workflow_files(dirs["input"], dirs["models"], astronaut, demo_clip_path, mocap_dir, tmp_path_factory)
     monkeypatch.setenv("POSEMOTION_INPUT_DIR", str(dirs["input"]))
     monkeypatch.setenv("POSEMOTION_OUTPUT_DIR", str(dirs["output"]))
     monkeypatch.setenv("POSEMOTION_MODELS_DIR", str(dirs["models"]))
-    _forecast_models(dirs["models"])
-    _posegen_models(dirs["models"], tmp_path_factory)
     return dirs
+
+
+def prepare_workflow_files(input_dir, models_dir, astronaut, demo_clip_path, mocap_dir, tmp_path_factory) -> None:
+    """Everything the shipped workflows read: input files, and tiny models under their file names."""
+    import cv2
+
+    cv2.imwrite(str(input_dir / "posemotion_person.png"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    shutil.copy(demo_clip_path, input_dir / "posemotion_walk.mp4")
+    shutil.copy(mocap_dir / "test_mocapbank.bvh", input_dir / "posemotion_mocap.bvh")
+    _forecast_models(models_dir)
+    _posegen_models(models_dir, tmp_path_factory)
 
 
 def _posegen_models(models_dir, tmp_path_factory):

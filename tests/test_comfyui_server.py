@@ -48,24 +48,18 @@ def _get(url: str):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, astronaut, demo_clip_path):
-    import shutil
-
-    import cv2
+def server(tmp_path_factory, astronaut, demo_clip_path, mocap_dir):
+    from conftest import prepare_workflow_files
 
     base = tmp_path_factory.mktemp("comfyui")
     (base / "packs").mkdir()
     os.symlink(ROOT, base / "packs" / PACK_NAME)
-    for name in ("input", "output"):
+    for name in ("input", "output", "models"):
         (base / name).mkdir()
-    cv2.imwrite(str(base / "input" / "posemotion_person.png"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
-    shutil.copy(demo_clip_path, base / "input" / "posemotion_walk.mp4")
-    from conftest import _forecast_models
-
-    _forecast_models(base / "models")
+    prepare_workflow_files(base / "input", base / "models", astronaut, demo_clip_path, mocap_dir, tmp_path_factory)
+    folders = "".join(f"  {p.name}: {p}\n" for p in sorted((base / "models").iterdir()) if p.is_dir())
     config = base / "extra_model_paths.yaml"
-    config.write_text(f"posemotion_test:\n  custom_nodes: {base / 'packs'}\n"
-                      f"  blip: {base / 'models' / 'blip'}\n  pose_forecast: {base / 'models' / 'pose_forecast'}\n")
+    config.write_text(f"posemotion_test:\n  custom_nodes: {base / 'packs'}\n{folders}")
     port = _free_port()
     log = open(base / "server.log", "w")
     process = subprocess.Popen(
