@@ -147,6 +147,12 @@ def list_input_files(extensions: set[str]) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in extensions)
 
 
+def input_modified_time(filename: str) -> float:
+    """For IS_CHANGED: the input file's modification time (NaN when missing, so the node reruns)."""
+    path = Path(input_directory()) / filename
+    return path.stat().st_mtime if path.is_file() else float("nan")
+
+
 def resolve_input(filename: str, input_name: str) -> str:
     path = Path(input_directory()) / filename
     if not path.is_file():

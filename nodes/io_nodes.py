@@ -30,8 +30,7 @@ class PoseMotionLoadVideo:
 
     @classmethod
     def IS_CHANGED(cls, video, **_):
-        path = os.path.join(bridge.input_directory(), video)
-        return os.path.getmtime(path) if os.path.isfile(path) else float("nan")
+        return bridge.input_modified_time(video)
 
     def load(self, video, max_frames, every_nth, max_side):
         frames, fps = read_video(bridge.resolve_input(video, "video"), max_frames, every_nth, max_side)

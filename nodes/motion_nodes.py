@@ -62,8 +62,7 @@ class PoseMotionLoadMotion:
 
     @classmethod
     def IS_CHANGED(cls, file, **_):
-        path = os.path.join(bridge.input_directory(), file)
-        return os.path.getmtime(path) if os.path.isfile(path) else float("nan")
+        return bridge.input_modified_time(file)
 
     def load(self, file, fps, layout):
         path = bridge.resolve_input(file, "file")
@@ -161,8 +160,12 @@ class PoseMotionDecodeTokens:
         }}
 
     def decode(self, tokenizer, motion_tokens, streams):
-        motion = decode_motion(tokenizer.load(), motion_tokens, None if streams < 0 else streams)
-        return (motion, float(motion.fps))
+        return _decode(tokenizer.load(), motion_tokens, streams)
+
+
+def _decode(model, motion_tokens, streams: int) -> tuple[Motion, float]:
+    motion = decode_motion(model, motion_tokens, None if streams < 0 else streams)
+    return motion, float(motion.fps)
 
 
 class PoseMotionMotionToPoseCodes:
@@ -223,14 +226,7 @@ class PoseMotionPoseCodesToMotion:
         model = tokenizer.load()
         if model.kind != "pgr2m":
             raise InputError("tokenizer", f"expected a PGR2M tokenizer, got {model.kind!r}")
-        motion = decode_motion(model, motion_tokens, None if residual_stages < 0 else residual_stages)
-        return (motion, float(motion.fps))
-
-
-def _check_motion(motion) -> Motion:
-    if not isinstance(motion, Motion):
-        raise InputError("motion", f"expected a MOTION, got {type(motion).__name__}")
-    return motion
+        return _decode(model, motion_tokens, residual_stages)
 
 
 class PoseMotionProjectMotion:
@@ -246,7 +242,6 @@ class PoseMotionProjectMotion:
         return {"required": {"motion": ("MOTION",), **CAMERA_INPUTS}}
 
     def project(self, motion, yaw, elevation, distance, width, height):
-        motion = _check_motion(motion)
         frames = project_motion(motion, yaw, elevation, distance, width, height)
         return (frames, float(motion.fps))
 
@@ -263,7 +258,6 @@ class PoseMotionRenderMotion:
         return {"required": {"motion": ("MOTION",), **CAMERA_INPUTS}}
 
     def render(self, motion, yaw, elevation, distance, width, height):
-        motion = _check_motion(motion)
         frames = render_motion(motion, yaw, elevation, distance, width, height)
         return (to_image(frames).to(bridge.output_device()), float(motion.fps))
 
