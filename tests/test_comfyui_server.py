@@ -20,7 +20,7 @@ import uuid
 import pytest
 
 from posemotion import NODE_CLASS_MAPPINGS
-from workflow_graphs import ROOT
+from workflow_graphs import ROOT, prompt_for_tests
 
 COMFYUI_PATH = os.environ.get("COMFYUI_PATH")
 pytestmark = [pytest.mark.comfyui,
@@ -107,7 +107,7 @@ def test_workflow_templates_are_listed(server):
 
 @pytest.mark.parametrize("path", sorted((ROOT / "workflows" / "api").glob("*.json")), ids=lambda p: p.stem)
 def test_api_workflow_succeeds(server, path):
-    body = json.dumps({"prompt": json.loads(path.read_text()), "client_id": str(uuid.uuid4())}).encode()
+    body = json.dumps({"prompt": prompt_for_tests(path), "client_id": str(uuid.uuid4())}).encode()
     request = urllib.request.Request(server["url"] + "/prompt", data=body, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:

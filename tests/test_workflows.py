@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from posemotion import NODE_CLASS_MAPPINGS
-from workflow_graphs import ALL_NODES, GRAPHS, ROOT, input_specs, is_widget, rendered_files
+from workflow_graphs import ALL_NODES, GRAPHS, ROOT, input_specs, is_widget, rendered_files, prompt_for_tests
 from workflow_runner import run_prompt
 
 UI_FILES = sorted((ROOT / "workflows").glob("*.json"))
@@ -71,8 +71,8 @@ def test_ui_workflow_matches_node_definitions(path, comfy_dirs):
 
 @pytest.mark.parametrize("path", API_FILES, ids=lambda p: p.stem)
 def test_api_workflow_runs(path, comfy_dirs):
-    outputs = run_prompt(json.loads(path.read_text()))
-    prompt = json.loads(path.read_text())
+    prompt = prompt_for_tests(path)
+    outputs = run_prompt(prompt)
     for node_id, node in prompt.items():
         if node["class_type"] == "PoseMotionDetectPose":
             frames = outputs[node_id]["result"][0]

@@ -75,10 +75,22 @@ GRAPHS = {
     },
 }
 
+# workflow -> node id -> inputs that tests replace to run the workflow on tiny models (a module's
+# optional TEST_SETTINGS)
+TEST_SETTINGS: dict[str, dict[int, dict]] = {}
 for _module_path in sorted(Path(__file__).resolve().parent.glob("graphs_*.py")):
-    _extra = importlib.import_module(_module_path.stem).GRAPHS
-    assert not set(_extra) & set(GRAPHS), f"{_module_path.name} repeats a workflow name"
-    GRAPHS.update(_extra)
+    _module = importlib.import_module(_module_path.stem)
+    assert not set(_module.GRAPHS) & set(GRAPHS), f"{_module_path.name} repeats a workflow name"
+    GRAPHS.update(_module.GRAPHS)
+    TEST_SETTINGS.update(getattr(_module, "TEST_SETTINGS", {}))
+
+
+def prompt_for_tests(path: Path) -> dict:
+    """The API workflow at ``path`` with its TEST_SETTINGS applied."""
+    prompt = json.loads(path.read_text())
+    for node_id, inputs in TEST_SETTINGS.get(path.stem, {}).items():
+        prompt[str(node_id)]["inputs"].update(inputs)
+    return prompt
 
 
 def input_specs(cls) -> list[tuple[str, tuple, bool]]:
