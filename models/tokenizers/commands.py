@@ -40,7 +40,8 @@ def add_commands(commands) -> None:
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--window", type=int, default=40, help="training window in frames (multiple of 4)")
     train.add_argument("--lr", type=float, default=2e-4)
-    train.add_argument("--joint-weight", type=float, default=0.0, help="weight of the joint-position L1 loss")
+    train.add_argument("--joint-weight", type=float, default=1.0,
+                       help="weight of the L1 loss on joints recovered from the features, metres (0 = off)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--full-size", action="store_true", help="the official-size config instead of the small one")
     train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
@@ -122,28 +123,33 @@ def pose_code_decode(model, ids: torch.Tensor, pose_codes: torch.Tensor) -> torc
 
 @torch.inference_mode()
 def throughput(models: dict[str, torch.nn.Module], frames: int = 196, repeats: int = 7, fps: float = 20.0) -> dict:
-    """Median encode+decode seconds for one ``frames``-long sequence, every model timed in turn per repeat.
+    """Median encode and decode seconds for one ``frames``-long sequence, every model timed in turn
+    per repeat (interleaved, so machine noise hits all alike) after one warm-up call.
 
     Inputs are random normalised features; PGR2M's encode includes measuring the pose codes on the
     joints recovered from them, as it does on real input."""
     from .training import decode_tokens, encode_tokens
 
-    timings: dict[str, list[float]] = {name: [] for name in models}
+    timings: dict[str, dict[str, list[float]]] = {name: {"encode": [], "decode": [], "total": []} for name in models}
     inputs = {}
     for name, model in models.items():
         model.eval()
-        generator = torch.Generator().manual_seed(0)
-        inputs[name] = torch.randn(1, frames, model.feature_dim, generator=generator)
-        decode_tokens(model, *encode_tokens(model, inputs[name]))  # warm-up
-    for _ in range(repeats):  # interleaved, so machine noise hits all alike
+        inputs[name] = torch.randn(1, frames, model.feature_dim, generator=torch.Generator().manual_seed(0))
+        decode_tokens(model, *encode_tokens(model, inputs[name]))
+    for _ in range(repeats):
         for name, model in models.items():
             start = time.perf_counter()
-            decode_tokens(model, *encode_tokens(model, inputs[name]))
-            timings[name].append(time.perf_counter() - start)
+            tokens = encode_tokens(model, inputs[name])
+            middle = time.perf_counter()
+            decode_tokens(model, *tokens)
+            end = time.perf_counter()
+            for key, value in (("encode", middle - start), ("decode", end - middle), ("total", end - start)):
+                timings[name][key].append(value)
     result = {}
     for name, values in timings.items():
-        seconds = statistics.median(values)
-        result[name] = {"seconds": seconds, "frames_per_second": frames / seconds,
+        seconds = statistics.median(values["total"])
+        result[name] = {"seconds": seconds, "encode_seconds": statistics.median(values["encode"]),
+                        "decode_seconds": statistics.median(values["decode"]), "frames_per_second": frames / seconds,
                         "realtime_multiple": frames / seconds / fps,
                         "parameters_m": sum(p.numel() for p in models[name].parameters()) / 1e6}
     return result
@@ -175,7 +181,8 @@ def run_benchmark(data_dir: str, checkpoints: str, frames: int = 196, repeats: i
     models = {f"{kind} default": make_tokenizer(kind, small=False) for kind in KINDS}
     models.update({f"{kind} small": model for kind, model in trained.items()})
     speed = throughput(models, frames, repeats)
-    print(f"\n(c) encode+decode of one {frames}-frame sequence (batch 1, median of {repeats}, inference mode)")
+    print(f"\n(c) encode+decode of one {frames}-frame sequence (batch 1, median of {repeats} interleaved runs, "
+          f"inference mode, {torch.get_num_threads()} threads; medians of encode, decode and total taken separately)")
     print(format_throughput(speed))
     if json_path:
         with open(json_path, "w") as handle:
@@ -201,8 +208,10 @@ def format_trade_off(results: dict) -> str:
 
 
 def format_throughput(results: dict) -> str:
-    lines = [f"{'tokenizer':<18}{'params M':>9}{'ms':>9}{'frames/s':>11}{'x real time (20 fps)':>22}"]
+    lines = [f"{'tokenizer':<18}{'params M':>9}{'encode ms':>11}{'decode ms':>11}{'total ms':>10}{'frames/s':>10}"
+             f"{'x real time (20 fps)':>22}"]
     for name, r in results.items():
-        lines.append(f"{name:<18}{r['parameters_m']:>9.2f}{1000 * r['seconds']:>9.1f}{r['frames_per_second']:>11.0f}"
+        lines.append(f"{name:<18}{r['parameters_m']:>9.2f}{1000 * r['encode_seconds']:>11.1f}"
+                     f"{1000 * r['decode_seconds']:>11.1f}{1000 * r['seconds']:>10.1f}{r['frames_per_second']:>10.0f}"
                      f"{r['realtime_multiple']:>22.0f}")
     return "\n".join(lines)

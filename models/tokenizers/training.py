@@ -29,10 +29,13 @@ from .metrics import codebook_summary, reconstruction_metrics_mm, token_agreemen
 WINDOW = 40  # 2 s at 20 fps: 10 token steps; fits every clip the dataset keeps
 
 # Small configurations that train in minutes on 2 CPU cores; the defaults of each class remain the
-# official sizes (for loading published weights).
+# official sizes (for loading published weights). The small residual VQ picks nearest codes and
+# has no block dropout: with MoMask's Gumbel sampling (temperature 0.5) and dropout 0.2 it stayed
+# at a reconstruction loss of 0.41 after 1000 steps on our 1290 training frames, against 0.06
+# after 300 steps without.
 SMALL_CONFIGS: dict[str, dict] = {
     "vqvae": dict(num_codes=256, code_dim=128, width=128, depth=2),
-    "rvq": dict(num_codes=256, code_dim=128, width=128, depth=2),
+    "rvq": dict(num_codes=256, code_dim=128, width=128, depth=2, sample_temperature=0.0, block_dropout=0.0),
     "part_vq": dict(num_codes=256, code_dim=128, width=128, depth=2),
     "pgr2m": dict(num_codes=256, code_dim=128, width=128, depth=2, attention_dim=128),
 }
