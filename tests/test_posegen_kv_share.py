@@ -309,3 +309,45 @@ def test_sharing_without_a_recorded_anchor_says_what_to_do():
     run_segment(model, segment_inputs(5), controller, "record")
     controller.reset()
     assert controller.mode == "off" and controller.cache_bytes == 0
+
+
+# ---- the model leaves a generation as it came ----
+
+def test_detach_restores_the_processors_that_were_there():
+    model = tiny_model()
+    before = model.attn_processors
+    custom = WanAttnProcessor()  # a processor someone set on purpose must come back, not a new stock one
+    model.set_attn_processor({**before, "blocks.1.attn1.processor": custom})
+    original = model.attn_processors
+    controller = sharing_controller()
+    run_segment(model, segment_inputs(5), controller, "record")
+    assert isinstance(model.attn_processors["blocks.1.attn1.processor"], KVShareSelfAttnProcessor)
+    model.detach_kv_share()
+    after = model.attn_processors
+    assert all(after[name] is original[name] for name in original)
+    model.detach_kv_share()  # a second call changes nothing
+    assert all(model.attn_processors[name] is original[name] for name in original)
+
+
+def test_generate_leaves_stock_processors_and_fresh_outputs():
+    import copy
+
+    from posemotion.models.posegen import pipeline as pl
+    from tiny_models import tiny_posegen_parts
+
+    models = pl.PoseGenModels(**tiny_posegen_parts())
+    fresh = copy.deepcopy(models.transformer)
+    generator = torch.Generator().manual_seed(0)
+    reference, poses = torch.rand(1, 32, 48, 3, generator=generator), torch.rand(24, 32, 48, 3, generator=generator)
+    settings = pl.SamplerSettings(width=48, height=32, segment_length=13, head=5, tail=4, steps=2, cfg=3.0)
+    kv = pl.KVShareSettings(steps=(0, 2), blocks=(2, 4), mask_blocks=(0, 2))
+    pl.generate(models, reference, poses, "a woman dances", "woman", settings, kv_share=kv)
+    processors = models.transformer.attn_processors
+    assert processors and all(type(p) is WanAttnProcessor for p in processors.values())
+    assert models.transformer._kv_share_controller is None
+    inputs = dict(hidden_states=torch.randn(1, 36, 2, 4, 6, generator=generator),
+                  timestep=torch.tensor([500.0]), encoder_hidden_states=torch.randn(1, 512, 32, generator=generator),
+                  encoder_hidden_states_image=torch.randn(1, 257, 24, generator=generator),
+                  reference_latents=torch.randn(1, 16, 1, 4, 6, generator=generator))
+    with torch.no_grad():
+        torch.testing.assert_close(models.transformer(**inputs)[0], fresh(**inputs)[0], rtol=0, atol=0)

@@ -157,13 +157,17 @@ class SubjectMapCrossAttnProcessor:
         return attn.to_out[1](output)
 
 
+def is_kv_share_processor(processor: object) -> bool:
+    return isinstance(processor, (KVShareSelfAttnProcessor, SubjectMapCrossAttnProcessor))
+
+
 def kv_share_processors(
     controller: KVShareController, current: dict[str, object], num_blocks: int
 ) -> dict[str, object]:
     """All `set_attn_processor` entries: the controller's blocks get KV-sharing processors, processors of
     an earlier controller go back to stock, any other processor stays."""
     processors = {
-        name: WanAttnProcessor() if isinstance(p, (KVShareSelfAttnProcessor, SubjectMapCrossAttnProcessor)) else p
+        name: WanAttnProcessor() if is_kv_share_processor(p) else p
         for name, p in current.items()
     }
     for block in range(*controller.blocks):

@@ -245,6 +245,7 @@ def generate(models: PoseGenModels, reference_image: torch.Tensor, pose_frames: 
     controller = _kv_controller(kv_share, p, _use(models.transformer), settings)
     frames: dict[int, torch.Tensor] = {}
     order = [*plan.base_segments, *plan.interpolation_segments]
+    shared_on: list[torch.nn.Module] = []  # transformers the controller attached its processors to
     try:
         for done, segment in enumerate(order):
             if on_segment is not None:
@@ -259,12 +260,17 @@ def generate(models: PoseGenModels, reference_image: torch.Tensor, pose_frames: 
             segment_hands = None if hands is None else cond.vae_encode(vae, hands[segment.start:segment.end])
             if segment_hands is not None:
                 segment_hands = segment_hands.to(p.device, p.dtype)
-            latents = _sample(_phase(models, segment.kind), condition, segment_hands, p, settings,
+            transformer = _phase(models, segment.kind)
+            if kv is not None and all(transformer is not t for t in shared_on):
+                shared_on.append(transformer)
+            latents = _sample(transformer, condition, segment_hands, p, settings,
                               settings.seed + segment.index, kv, counter)
             frames[segment.index] = cond.vae_decode(_use(models.vae), latents)
             if segment.kind == "base" and segment is plan.base_segments[-1] and controller is not None:
                 controller.reset()  # interpolation segments do not share: free the anchor's cache now
     finally:
+        for transformer in shared_on:
+            transformer.detach_kv_share()  # stock processors again: the model leaves as it came
         if controller is not None:
             controller.reset()
         if models.select_phase is not None:

@@ -19,11 +19,11 @@ import torch
 import torch.nn as nn
 from diffusers.configuration_utils import register_to_config
 from diffusers.models.modeling_outputs import Transformer2DModelOutput
-from diffusers.models.transformers.transformer_wan import WanTransformer3DModel, WanTransformerBlock
+from diffusers.models.transformers.transformer_wan import WanAttnProcessor, WanTransformer3DModel, WanTransformerBlock
 from diffusers.utils import apply_lora_scale
 
 from ..errors import InputError
-from .attention import kv_share_processors
+from .attention import is_kv_share_processor, kv_share_processors
 from .kv_share import KVShareController
 from .rope import reference_rotary_embedding
 
@@ -194,8 +194,32 @@ class PoseGenTransformer(WanTransformer3DModel):
     def _attach_kv_share(self, controller: KVShareController) -> None:
         if getattr(self, "_kv_share_controller", None) is controller:
             return
-        self.set_attn_processor(kv_share_processors(controller, self.attn_processors, len(self.blocks)))
+        self.detach_kv_share()  # another controller's processors go first, so the originals are what we keep
+        current = self.attn_processors
+        # Remembered so detach_kv_share restores exactly what was there (a custom processor too).
+        self._processors_before_kv_share = dict(current)
+        self.set_attn_processor(kv_share_processors(controller, current, len(self.blocks)))
         self._kv_share_controller = controller
+
+    def detach_kv_share(self) -> None:
+        """Put back the attention processors a KV-sharing controller replaced (no-op when none is attached).
+
+        The sampler calls this when a generation ends, so the model is plain PoseGen again for whoever
+        uses it next, and the controller (with its cache) is no longer referenced by the model."""
+        if getattr(self, "_kv_share_controller", None) is None:
+            return
+        before = getattr(self, "_processors_before_kv_share", {})
+        processors = {}
+        for name, processor in self.attn_processors.items():
+            if is_kv_share_processor(processor):
+                restored = before.get(name) or WanAttnProcessor()
+                # An attention backend chosen while sharing was attached carries over.
+                restored._attention_backend = processor._attention_backend
+                processor = restored
+            processors[name] = processor
+        self.set_attn_processor(processors)
+        self._kv_share_controller = None
+        self._processors_before_kv_share = {}
 
     @apply_lora_scale("attention_kwargs")
     def forward(
