@@ -243,6 +243,41 @@ def test_clip_vision_loads_from_folder_and_comfy_single_file(tmp_path):
         load_clip_vision(str(tmp_path / "oc.safetensors"))
 
 
+@pytest.mark.parametrize("layout", ["comfy_single_file", "unprefixed_single_file", "transformers5_folder"])
+def test_clip_vision_without_projection_loads(tmp_path, layout):
+    """A tower without projection: ComfyUI names keep ``vision_model.``; transformers 5 saves a
+    CLIPVisionModel without it. The reference is the same tower inside a model with projection,
+    whose state dict keeps the prefix in every transformers version."""
+    from transformers import CLIPVisionConfig, CLIPVisionModel, CLIPVisionModelWithProjection
+
+    torch.manual_seed(1)
+    config = CLIPVisionConfig(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=2,
+                              image_size=28, patch_size=14, projection_dim=16, hidden_act="gelu")
+    with_projection = CLIPVisionModelWithProjection(config).eval()
+    tower = {k: v.contiguous() for k, v in with_projection.state_dict().items()
+             if k.startswith("vision_model.") and not k.endswith("position_ids")}
+    assert tower and "visual_projection.weight" in with_projection.state_dict()
+    if layout == "comfy_single_file":
+        path = str(tmp_path / "clip_vision_tiny.safetensors")
+        save_file(tower, path)
+    elif layout == "unprefixed_single_file":
+        path = str(tmp_path / "clip_vision_tiny.safetensors")
+        save_file({k.removeprefix("vision_model."): v for k, v in tower.items()}, path)
+    else:
+        without = CLIPVisionModel(config)  # transformers 5: the tower itself, state dict unprefixed
+        result = without.load_state_dict({k.removeprefix("vision_model."): v for k, v in tower.items()}, strict=False)
+        assert not result.unexpected_keys and all(k.endswith("position_ids") for k in result.missing_keys)
+        path = str(tmp_path / "clip")
+        without.save_pretrained(path)
+    loaded = load_clip_vision(path, num_heads=2)
+    assert type(loaded).__name__ == "CLIPVisionModel"
+    pixels = torch.rand(2, 3, 28, 28)
+    with torch.no_grad():
+        expected = with_projection(pixels, output_hidden_states=True).hidden_states[-2]
+        torch.testing.assert_close(loaded(pixels, output_hidden_states=True).hidden_states[-2], expected,
+                                   rtol=0, atol=0)
+
+
 def _tiny_tokenizer(folder) -> None:
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast

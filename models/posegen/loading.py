@@ -441,7 +441,8 @@ def load_clip_vision(path: str, dtype: torch.dtype = torch.float32, device: str 
                      num_heads: int | None = None) -> nn.Module:
     """transformers ``CLIPVisionModelWithProjection`` (``CLIPVisionModel`` when the weights have no
     projection) from a transformers folder (or a pipeline's ``image_encoder/``) or a ComfyUI
-    ``clip_vision/`` single file in transformers names (``vision_model.*``). Wan conditions on
+    ``clip_vision/`` single file in transformers names (``vision_model.*``, or unprefixed as
+    transformers 5 saves a model without projection). Wan conditions on
     ``hidden_states[-2]``. Open-CLIP-named files (``visual.transformer.*``) are not supported."""
     from transformers import CLIPVisionConfig, CLIPVisionModel, CLIPVisionModelWithProjection
 
@@ -454,8 +455,9 @@ def load_clip_vision(path: str, dtype: torch.dtype = torch.float32, device: str 
     else:
         state_dict = read_state_dict(path)
         config = None
-    state_dict = {k: v for k, v in state_dict.items()
-                  if k.startswith(("vision_model.", "visual_projection.")) and not k.endswith("position_ids")}
+    state_dict = {key: v for k, v in state_dict.items()
+                  if (key := _canonical_clip_key(k)).startswith(("vision_model.", "visual_projection."))
+                  and not key.endswith("position_ids")}
     if "vision_model.embeddings.patch_embedding.weight" not in state_dict:
         raise ModelFileError(f"{path}: not a CLIP vision checkpoint in transformers names "
                              "(no vision_model.embeddings.patch_embedding.weight)")
@@ -475,11 +477,24 @@ def load_clip_vision(path: str, dtype: torch.dtype = torch.float32, device: str 
     model_class = CLIPVisionModelWithProjection if "visual_projection.weight" in state_dict else CLIPVisionModel
     with _parameters_on_meta():
         model = model_class(config)
-    expected = {k: v for k, v in model.state_dict().items() if not k.endswith("position_ids")}
+    # Checked in canonical names, loaded in the model's own (transformers 5 drops the prefix from
+    # CLIPVisionModel's state dict, CLIPVisionModelWithProjection keeps it).
+    own = {k: v for k, v in model.state_dict().items() if not k.endswith("position_ids")}
+    model_keys = {_canonical_clip_key(k): k for k in own}
+    expected = {canonical: own[k] for canonical, k in model_keys.items()}
     check_state_dict(expected, state_dict, path, model_class.__name__)
-    cast = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
+    cast = {model_keys[k]: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
     model.load_state_dict(cast, strict=False, assign=True)
     return model.to(device).eval().requires_grad_(False)
+
+
+_CLIP_TOWER_PARTS = ("embeddings.", "pre_layrnorm.", "encoder.", "post_layernorm.")
+
+
+def _canonical_clip_key(key: str) -> str:
+    """``vision_model.``-prefixed name of a CLIP vision tensor, as ComfyUI's files and transformers 4
+    name them; transformers 5 saves a CLIPVisionModel without the prefix."""
+    return f"vision_model.{key}" if key.startswith(_CLIP_TOWER_PARTS) else key
 
 
 # ----------------------------------------------------------------------------- UMT5 text encoder
