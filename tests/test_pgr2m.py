@@ -147,6 +147,22 @@ def test_soft_training_assignment_reaches_the_codebook_hard_inference_is_argmax(
     assert stage.attn.to_q.weight.grad is None or stage.attn.to_q.weight.grad.abs().sum() == 0
 
 
+def test_inference_keys_and_values_follow_weight_changes():
+    torch.manual_seed(2)
+    stage = pgr2m.AttentionQuantizer(num_codes=8, code_dim=6, attention_dim=5).eval()
+    x = torch.randn(20, 6)
+    with torch.no_grad():
+        first = stage(x)[0]
+        assert torch.equal(stage(x)[0], first)  # second call uses the cached keys and values
+        stage.codebook.mul_(-2.0)  # in place, as an optimiser step or load_state_dict would
+        expected_values = stage.attn.to_v(stage.codebook)
+        vectors, _, ids, _ = stage(x)
+        assert torch.allclose(vectors, expected_values[ids]) and not torch.allclose(vectors, first)
+        other = pgr2m.AttentionQuantizer(num_codes=8, code_dim=6, attention_dim=5)
+        stage.load_state_dict(other.state_dict())
+        assert torch.allclose(stage(x)[0], other.eval()(x)[0])
+
+
 def test_entropy_terms():
     k = 8
     confident = torch.eye(k) * 10.0  # each sample sure of a different code

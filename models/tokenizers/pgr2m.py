@@ -77,9 +77,13 @@ class CodebookAttention(nn.Module):
         self.norm_k = nn.RMSNorm(attention_dim, eps=1e-5)
         self.scale = 1.0 / math.sqrt(attention_dim)
 
-    def logits(self, x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-        """[M, code_dim] x [K, code_dim] -> [M, K]."""
-        return self.norm_q(self.to_q(x)) @ self.norm_k(self.to_k(codebook)).T * self.scale
+    def keys(self, codebook: torch.Tensor) -> torch.Tensor:
+        """Normalised keys of the codes [K, attention_dim]."""
+        return self.norm_k(self.to_k(codebook))
+
+    def logits(self, x: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """[M, code_dim] x keys [K, attention_dim] -> [M, K]."""
+        return self.norm_q(self.to_q(x)) @ keys.T * self.scale
 
 
 def entropy_terms(logits: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,23 +103,41 @@ class AttentionQuantizer(nn.Module):
         super().__init__()
         self.codebook = nn.Parameter(torch.empty(num_codes, code_dim).uniform_(-1, 1) / math.sqrt(code_dim))
         self.attn = CodebookAttention(code_dim, attention_dim)
+        self._cache: tuple[tuple, torch.Tensor, torch.Tensor] | None = None
+
+    def _weights_state(self) -> tuple:
+        tensors = [self.codebook, self.attn.to_k.weight, self.attn.to_k.bias, self.attn.norm_k.weight,
+                   self.attn.to_v.weight, self.attn.to_v.bias]
+        return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+
+    def keys_and_values(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(keys [K, attention_dim], values = to_v(codebook) [K, code_dim]: what each code adds).
+
+        Without gradients they depend on the weights alone, so they are computed once per weight
+        state (an in-place update or a new load changes the tensors' versions) rather than per call."""
+        if torch.is_grad_enabled():
+            return self.attn.keys(self.codebook), self.attn.to_v(self.codebook)
+        state = self._weights_state()
+        if self._cache is None or self._cache[0] != state:
+            self._cache = (state, self.attn.keys(self.codebook), self.attn.to_v(self.codebook))
+        return self._cache[1], self._cache[2]
 
     def values(self) -> torch.Tensor:
-        """What each code contributes to the latent: to_v(codebook) [K, code_dim]."""
-        return self.attn.to_v(self.codebook)
+        return self.keys_and_values()[1]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """x [M, code_dim] -> (vectors, hard vectors, ids [M], logits [M, K]).
 
         ``vectors`` equal the hard ones in value; while training their gradient flows through the
         softmax (straight-through), at inference they are the hard ones."""
-        logits = self.attn.logits(x, self.codebook)
+        keys, values = self.keys_and_values()
+        logits = self.attn.logits(x, keys)
         ids = logits.argmax(-1)
-        values = self.values()
+        if not self.training:
+            hard_vectors = F.embedding(ids, values)
+            return hard_vectors, hard_vectors, ids, logits
         hard = F.one_hot(ids, values.shape[0]).to(values.dtype)
         hard_vectors = hard @ values
-        if not self.training:
-            return hard_vectors, hard_vectors, ids, logits
         soft = logits.softmax(-1)
         vectors = (hard - soft.detach() + soft) @ values
         return vectors, hard_vectors, ids, logits
