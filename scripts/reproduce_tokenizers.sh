@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Reproduce the motion-tokenizer tables from a fresh clone:
 #   pip install torch==2.13.0 && pip install -e .
-#   bash scripts/reproduce_tokenizers.sh [STEPS]        (THREADS=N sets torch's CPU threads)
+#   bash scripts/reproduce_tokenizers.sh [STEPS]        (THREADS=N sets torch's CPU threads; default 1,
+#   which was the fastest for these small models on a 2-core machine, and makes the throughput
+#   table a one-core figure; THREADS=0 lets torch choose)
 # Fetches the mocap clips (scripts/fetch_mocap.sh), builds the 20 fps HumanML3D-feature dataset
 # (with left/right mirrors), trains the small configuration of every tokenizer kind (PGR2M at
 # tau 0, 0.1 and 0.5) with the same loop, and prints the benchmark tables (reconstruction, PGR2M
@@ -10,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps="${1:-1000}"
-threads="${THREADS:-0}"
+threads="${THREADS:-1}"
 out=data/motion/checkpoints
 start=$SECONDS
 bash scripts/fetch_mocap.sh data/mocap
