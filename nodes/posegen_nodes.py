@@ -109,7 +109,8 @@ class PoseMotionLoadPoseGen:
         loras = [NONE] + bridge.list_models("loras")
         return {"required": {
             "transformer": (transformers, {"tooltip": "Base-segment model: PoseGen's 720p-81f-base folder (e.g. in "
-                                           "diffusion_models/posegen), or a Wan2.1-I2V file with base_lora."}),
+                                           "diffusion_models/posegen), or a file or diffusers folder holding "
+                                           "PoseGen's weights (it needs the reference patchifier)."}),
             "interpolation_model": ([SAME] + transformers, {"tooltip": "PoseGen's 720p-81f-cond folder for the "
                                     "segments between base segments; same = one backbone (with interpolation_lora)."}),
             "vae": (model_entries("vae"),),
@@ -273,12 +274,14 @@ class PoseMotionPoseGenSample:
                                interp_transformer=posegen.interp_transformer, select_phase=posegen.select_phase)
         total = steps * len(plan_segments(len(pose_frames), segment_length, head, tail).segments)
         progress = bridge.Progress(total, "PoseGen")
-        with swap or nullcontext():
-            frames = generate(models, reference_image, pose_frames, prompt, subject_word, settings,
-                              hand_frames=hand_normals, kv_share=kv, progress=progress,
-                              interrupt=bridge.check_interrupt)
-        if swap is not None:
-            transformer.to("cpu")  # the swap placed it itself: give the device back
+        try:
+            with swap or nullcontext():
+                frames = generate(models, reference_image, pose_frames, prompt, subject_word, settings,
+                                  hand_frames=hand_normals, kv_share=kv, progress=progress,
+                                  interrupt=bridge.check_interrupt)
+        finally:
+            if swap is not None:
+                transformer.to("cpu")  # the swap placed it itself: give the device back, interrupted or not
         return (frames.to(bridge.output_device()),)
 
     @staticmethod

@@ -163,6 +163,16 @@ def test_inference_keys_and_values_follow_weight_changes():
         assert torch.allclose(stage(x)[0], other.eval()(x)[0])
 
 
+def test_encoding_works_on_weights_loaded_in_inference_mode():
+    """ComfyUI runs nodes inside torch.inference_mode(): weights loaded there are inference tensors."""
+    with torch.inference_mode():
+        stage = pgr2m.AttentionQuantizer(num_codes=8, code_dim=6, attention_dim=5).eval()
+        x = torch.randn(20, 6)
+        vectors, _, ids, _ = stage(x)
+        assert torch.equal(stage(x)[2], ids)
+        assert torch.allclose(vectors, stage.attn.to_v(stage.codebook)[ids])
+
+
 def test_entropy_terms():
     k = 8
     confident = torch.eye(k) * 10.0  # each sample sure of a different code

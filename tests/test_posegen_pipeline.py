@@ -78,7 +78,7 @@ def test_kv_sharing_changes_only_later_base_segments(models, inputs, reference_r
     # Frames only the anchor covers: recording does not alter the anchor itself.
     torch.testing.assert_close(plain[:first_interp.start], reference_run[:first_interp.start], atol=1e-5, rtol=0)
     # Frames only the second base covers: it attended to the anchor's background keys/values.
-    exclusive = slice(first_interp.end, 24)
+    exclusive = slice(first_interp.end, min(second_base.end, 24))
     assert (plain[exclusive] - reference_run[exclusive]).abs().max() > 1e-4
 
 
@@ -203,3 +203,11 @@ def test_context_windows_cover_every_frame(models, inputs):
     reference, poses, _ = inputs
     frames = pl.generate_context_windows(models, reference, poses, PROMPT, settings(steps=2), window=3, overlap=1)
     assert frames.shape == (24, HEIGHT, WIDTH, 3) and 0 <= frames.min() and frames.max() <= 1
+
+
+def test_a_model_without_reference_patchifier_is_refused(models, inputs):
+    reference, poses, _ = inputs
+    stock = type(models.transformer)(**{**models.transformer.config, "use_reference": False}).eval()
+    parts = {**vars(models), "transformer": stock}
+    with pytest.raises(InputError, match="reference patchifier"):
+        pl.generate(pl.PoseGenModels(**parts), reference, poses, PROMPT, "woman", settings())

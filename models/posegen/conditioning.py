@@ -18,7 +18,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from ..errors import InputError
+from ..errors import InputError, ModelFileError
 
 # OpenAI CLIP pixel statistics (ViT-H/14 of Wan's image encoder uses the same).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -68,6 +68,9 @@ def subject_token_indices(tokenizer, prompt: str, subject_word: str,
     word = subject_word.strip()
     if not word:
         raise InputError("subject_word", "empty: expected the prompt's word for the person, e.g. 'woman'")
+    if not getattr(tokenizer, "is_fast", False):  # character offsets need a fast (tokenizers) tokenizer
+        raise ModelFileError(f"the text encoder's tokenizer ({type(tokenizer).__name__}) is not a fast tokenizer; "
+                             "give a tokenizer folder with tokenizer.json")
     text = clean_prompt(prompt)
     spans = [m.span() for m in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags=re.IGNORECASE)]
     inputs = _tokenize(tokenizer, text, max_length, offsets=True)
@@ -157,8 +160,8 @@ def clip_pixels(image: torch.Tensor, size: int) -> torch.Tensor:
                       align_corners=False, antialias=True)
     top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
     x = x[..., top:top + size, left:left + size].clamp(0, 1)
-    mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(CLIP_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(CLIP_STD, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std
 
 

@@ -437,6 +437,13 @@ def load_vae(path: str, dtype: torch.dtype = torch.float32, device: str | torch.
 _CLIP_HEADS_BY_WIDTH = {768: 12, 1024: 16, 1280: 16, 1664: 16}  # ViT-B, ViT-L, ViT-H (Wan), ViT-bigG
 
 
+def _local_config(config_class, folder: str):
+    try:
+        return config_class.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise ModelFileError(f"{folder}: no readable config.json for {config_class.__name__} ({error})") from error
+
+
 def load_clip_vision(path: str, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu", *,
                      num_heads: int | None = None) -> nn.Module:
     """transformers ``CLIPVisionModelWithProjection`` (``CLIPVisionModel`` when the weights have no
@@ -451,7 +458,7 @@ def load_clip_vision(path: str, dtype: torch.dtype = torch.float32, device: str 
         state_dict: dict[str, torch.Tensor] = {}
         for file in _weight_files(path, "model"):
             state_dict.update(read_state_dict(file))
-        config = CLIPVisionConfig.from_pretrained(path, local_files_only=True)
+        config = _local_config(CLIPVisionConfig, path)
     else:
         state_dict = read_state_dict(path)
         config = None
@@ -528,7 +535,7 @@ def load_text_encoder(path: str, dtype: torch.dtype = torch.bfloat16, device: st
         state_dict: dict[str, torch.Tensor] = {}
         for file in _weight_files(path, "model"):
             state_dict.update(read_state_dict(file))
-        config = UMT5Config.from_pretrained(path, local_files_only=True)
+        config = _local_config(UMT5Config, path)
     else:
         state_dict = read_state_dict(path)
         config = None

@@ -129,6 +129,10 @@ def _prepare(models: PoseGenModels, reference_image, pose_frames, hand_frames, p
     clip_embeds = cond.encode_clip_image(_use(models.clip_vision), reference)
     reference_latent = cond.vae_encode(_use(models.vae), reference)
     transformer = _use(models.transformer)
+    if getattr(transformer, "ref_patch_embedding", None) is None:
+        raise InputError("transformer", "has no reference patchifier (ref_patch_embedding): a stock Wan2.1 model "
+                         "cannot take the reference image; load PoseGen's 720p-81f-base folder or a file that "
+                         "holds PoseGen's weights")
     device, dtype = _module_device(transformer), next(transformer.parameters()).dtype
     return _Prepared(
         width=width, height=height, reference_latent=reference_latent.to(device, dtype),

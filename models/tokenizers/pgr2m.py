@@ -108,7 +108,9 @@ class AttentionQuantizer(nn.Module):
     def _weights_state(self) -> tuple:
         tensors = [self.codebook, self.attn.to_k.weight, self.attn.to_k.bias, self.attn.norm_k.weight,
                    self.attn.to_v.weight, self.attn.to_v.bias]
-        return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+        # inference tensors (ComfyUI runs nodes in inference mode) have no version counter, and cannot be
+        # changed in place outside inference mode: their storage identifies them
+        return tuple((t.data_ptr(), 0 if t.is_inference() else t._version, t.dtype, t.device) for t in tensors)
 
     def keys_and_values(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(keys [K, attention_dim], values = to_v(codebook) [K, code_dim]: what each code adds).
