@@ -128,3 +128,13 @@ def mocap_dir(request, tmp_path_factory) -> Path:
 
 def pytest_report_header(config):
     return f"torch {torch.__version__}, numpy {np.__version__}, COMFYUI_PATH={os.environ.get('COMFYUI_PATH', '(unset)')}"
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one torch thread, above all on a shared 2-core machine; opt in
+    per module with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

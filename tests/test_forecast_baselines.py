@@ -23,6 +23,8 @@ from posemotion.models.forecasting.baselines import (
 from posemotion.models.forecasting.metrics import PCK_THRESHOLDS, forecast_metrics, per_timestep_ade
 from posemotion.models.forecasting.types import Conditioning, PoseWindows
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: a 2nd thread only contends
+
 LAYOUT, J, K, D, N = "openpose_18", 18, 8, 16, 5
 ENCODER = "synthetic"
 VELOCITY = torch.tensor([[0.012, 0.008], [-0.012, -0.008]])  # per frame, by class
@@ -50,15 +52,6 @@ def make_windows(n: int, seed: int, p_invisible: float = 0.05, horizon: int = K)
     cond = Conditioning(tokens, mask, ENCODER)
     texts = ["move right" if c == 0 else "move left" for c in labels.tolist()]
     return PoseWindows(poses, visible, cond, texts, [f"clip{i}" for i in range(n)], LAYOUT, 30.0), labels
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models train fastest on one thread, and far faster than on busy shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

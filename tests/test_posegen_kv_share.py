@@ -13,6 +13,8 @@ from posemotion.models.posegen.attention import KVShareSelfAttnProcessor, Subjec
 from posemotion.models.posegen.kv_share import KVShareController, otsu_mask, subject_attention_map
 from posemotion.models.posegen.transformer import PoseGenTransformer
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: a 2nd thread only contends
+
 HEADS, HEAD_DIM, TEXT_DIM, IMAGE_DIM = 2, 12, 32, 16
 DIM = HEADS * HEAD_DIM
 TINY = dict(
@@ -21,15 +23,6 @@ TINY = dict(
     rope_max_seq_len=32,
 )
 GRID = (2, 3, 4)  # latent frames, token rows, token columns of the test segments
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matrices: a second intra-op thread only adds contention on shared CI cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 # ---- Otsu ----

@@ -9,16 +9,10 @@ from posemotion.models.posegen.kv_share import KVShareController
 from posemotion.nodes import posegen_nodes as nodes
 from tiny_models import POSEGEN_FILES
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: a 2nd thread only contends
+
 LOADER_DEFAULTS = dict(interpolation_model=nodes.SAME, base_lora=nodes.NONE, interpolation_lora=nodes.NONE,
                        lora_mode="merge", lora_strength=1.0, dtype="float32")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def load(**changes):

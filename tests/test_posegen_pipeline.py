@@ -10,18 +10,11 @@ from posemotion.models.posegen.memory import BlockSwap
 from posemotion.models.posegen.segments import plan_segments
 from tiny_models import tiny_posegen_parts
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: a 2nd thread only contends
+
 WIDTH, HEIGHT = 48, 32
 PROMPT = "a woman in a red dress dances in the park"
 KV = pl.KVShareSettings(steps=(0, 2), blocks=(2, 4), mask_blocks=(0, 2))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on a shared CPU: one thread avoids oversubscription (several times faster here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

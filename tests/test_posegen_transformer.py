@@ -11,6 +11,8 @@ from posemotion.models.errors import InputError
 from posemotion.models.posegen.rope import reference_rotary_embedding
 from posemotion.models.posegen.transformer import PoseGenTransformer
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: a 2nd thread only contends
+
 HEADS, HEAD_DIM, TEXT_DIM, IMAGE_DIM = 2, 24, 32, 16
 TINY = dict(
     patch_size=(1, 2, 2), num_attention_heads=HEADS, attention_head_dim=HEAD_DIM, in_channels=36, out_channels=16,
@@ -18,15 +20,6 @@ TINY = dict(
     added_kv_proj_dim=HEADS * HEAD_DIM, rope_max_seq_len=32,
 )
 EPS = 1e-6
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matrices: a second intra-op thread only adds contention on shared CI cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def make_inputs(seed: int = 0, frames: int = 3, height: int = 4, width: int = 6, image: bool = True):

@@ -12,16 +12,9 @@ from posemotion.models.tokenizers.dataset import (MIRROR_SUFFIX, build_motion_da
 from posemotion.models.tokenizers.training import (decode_tokens, encode_tokens, feature_stats, make_tokenizer,
                                                    raw_inputs, train_tokenizer)
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: a 2nd thread only contends
+
 TINY = dict(num_codes=32, code_dim=16, width=16, depth=1)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions run fastest on one thread, above all on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

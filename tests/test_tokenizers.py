@@ -22,16 +22,9 @@ from posemotion.models.tokenizers.quantizers import EMACodebook, ResidualQuantiz
 from posemotion.models.tokenizers.rvq import ResidualVQVAE
 from posemotion.models.tokenizers.vqvae import VQVAE
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: a 2nd thread only contends
+
 TINY = dict(width=32, code_dim=16, num_codes=16, depth=2)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run fastest on one thread, and far faster on a shared, busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def official_keys(input_dim=263, width=512, code_dim=512, num_codes=512, down_t=2, depth=3, stride=2,
