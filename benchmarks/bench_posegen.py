@@ -34,7 +34,9 @@ segment or window: the interval between progress reports). CPU memory runs are s
 (the profiler slows every op), not timed.
 
 Run: ``python benchmarks/bench_posegen.py`` (device chosen automatically; ``--config cpu`` is the
-small configuration, ``--config cuda`` the larger one, the default on a CUDA machine).
+small configuration, ``--config cuda`` the larger one, the default on a CUDA machine). On CPU cores
+shared with other jobs, ``--threads 1``: two OpenMP threads waiting on each other made the same run
+vary from 8 to 44 s.
 """
 
 from __future__ import annotations
