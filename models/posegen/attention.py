@@ -37,8 +37,8 @@ def _attend(processor, query, key, value, mask=None) -> torch.Tensor:
     )
 
 
-class KVShareSelfAttnProcessor:
-    """Self-attention that records the anchor's post-RoPE keys/values or attends to them."""
+class _ControlledProcessor:
+    """A processor of one block that asks the controller what to do and otherwise runs the stock one."""
 
     _attention_backend = None
     _parallel_config = None
@@ -47,6 +47,10 @@ class KVShareSelfAttnProcessor:
         self.controller = controller
         self.block_index = block_index
         self._stock = WanAttnProcessor()
+
+
+class KVShareSelfAttnProcessor(_ControlledProcessor):
+    """Self-attention that records the anchor's post-RoPE keys/values or attends to them."""
 
     def __call__(
         self,
@@ -106,16 +110,8 @@ class KVShareSelfAttnProcessor:
         return torch.cat([video, output[:, num_video:]], dim=1)
 
 
-class SubjectMapCrossAttnProcessor:
+class SubjectMapCrossAttnProcessor(_ControlledProcessor):
     """Wan cross-attention that also reports the subject word's attention map to the controller."""
-
-    _attention_backend = None
-    _parallel_config = None
-
-    def __init__(self, controller: KVShareController, block_index: int):
-        self.controller = controller
-        self.block_index = block_index
-        self._stock = WanAttnProcessor()
 
     def __call__(
         self,
@@ -158,7 +154,7 @@ class SubjectMapCrossAttnProcessor:
 
 
 def is_kv_share_processor(processor: object) -> bool:
-    return isinstance(processor, (KVShareSelfAttnProcessor, SubjectMapCrossAttnProcessor))
+    return isinstance(processor, _ControlledProcessor)
 
 
 def kv_share_processors(
