@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from posemotion import NODE_CLASS_MAPPINGS
-from workflow_graphs import ALL_NODES, GRAPHS, ROOT, input_specs, is_widget, rendered_files, prompt_for_tests
+from workflow_graphs import (ALL_NODES, GRAPHS, ROOT, has_seed_control, input_specs, is_widget, prompt_for_tests,
+                             rendered_files)
 from workflow_runner import run_prompt
 
 UI_FILES = sorted((ROOT / "workflows").glob("*.json"))
@@ -60,6 +61,8 @@ def test_ui_workflow_matches_node_definitions(path, comfy_dirs):
                 _check_widget(f"{path.stem}: {node['type']}.{name}", spec, values.pop(0))
                 if len(spec) > 1 and spec[1].get("image_upload"):
                     assert values.pop(0) == "image"
+                if has_seed_control(name, spec):
+                    assert values.pop(0) in ("fixed", "increment", "decrement", "randomize")
         assert values == [], f"{node['type']}: {len(values)} widget values too many"
         assert [o["type"] for o in node["outputs"]] == list(cls.RETURN_TYPES)
     for link_id, source, slot, target, target_slot, kind in workflow["links"]:

@@ -118,14 +118,24 @@ def output_names(cls) -> list[str]:
     return list(getattr(cls, "RETURN_NAMES", None) or cls.RETURN_TYPES)  # the frontend's own naming
 
 
+def has_seed_control(name: str, spec: tuple) -> bool:
+    """The frontend adds a "control after generate" widget (saved right after the value) to an INT
+    input named seed or noise_seed, or one that asks for it."""
+    options = spec[1] if len(spec) > 1 else {}
+    return spec[0] == "INT" and (name in ("seed", "noise_seed") or bool(options.get("control_after_generate")))
+
+
 def widget_values(cls, given: dict) -> list:
-    """Positional widgets_values as the frontend saves them (an upload button adds its own value)."""
+    """Positional widgets_values as the frontend saves them (an upload button and a seed's
+    control-after-generate widget add their own values)."""
     values = []
     for name, spec, _ in input_specs(cls):
         if is_widget(spec):
             values.append(given.get(name, widget_default(spec)))
             if len(spec) > 1 and spec[1].get("image_upload"):
                 values.append("image")
+            if has_seed_control(name, spec):
+                values.append("fixed")
     return values
 
 
