@@ -437,11 +437,19 @@ def load_vae(path: str, dtype: torch.dtype = torch.float32, device: str | torch.
 _CLIP_HEADS_BY_WIDTH = {768: 12, 1024: 16, 1280: 16, 1664: 16}  # ViT-B, ViT-L, ViT-H (Wan), ViT-bigG
 
 
-def _local_config(config_class, folder: str):
+def _transformers_weights(path: str, config_class) -> tuple[dict[str, torch.Tensor], object | None]:
+    """(state dict, config) of a transformers folder, or (state dict, None) of a single file whose
+    config the caller infers from shapes."""
+    if not os.path.isdir(path):
+        return read_state_dict(path), None
+    state_dict: dict[str, torch.Tensor] = {}
+    for file in _weight_files(path, "model"):
+        state_dict.update(read_state_dict(file))
     try:
-        return config_class.from_pretrained(folder, local_files_only=True)
+        config = config_class.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError) as error:
-        raise ModelFileError(f"{folder}: no readable config.json for {config_class.__name__} ({error})") from error
+        raise ModelFileError(f"{path}: no readable config.json for {config_class.__name__} ({error})") from error
+    return state_dict, config
 
 
 def load_clip_vision(path: str, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu", *,
@@ -454,14 +462,7 @@ def load_clip_vision(path: str, dtype: torch.dtype = torch.float32, device: str 
     from transformers import CLIPVisionConfig, CLIPVisionModel, CLIPVisionModelWithProjection
 
     path = _component_folder(path, "image_encoder")
-    if os.path.isdir(path):
-        state_dict: dict[str, torch.Tensor] = {}
-        for file in _weight_files(path, "model"):
-            state_dict.update(read_state_dict(file))
-        config = _local_config(CLIPVisionConfig, path)
-    else:
-        state_dict = read_state_dict(path)
-        config = None
+    state_dict, config = _transformers_weights(path, CLIPVisionConfig)
     state_dict = {key: v for k, v in state_dict.items()
                   if (key := _canonical_clip_key(k)).startswith(("vision_model.", "visual_projection."))
                   and not key.endswith("position_ids")}
@@ -531,14 +532,7 @@ def load_text_encoder(path: str, dtype: torch.dtype = torch.bfloat16, device: st
         else:
             raise ModelFileError(f"{path}: a single-file text encoder carries no tokenizer; give tokenizer_path, "
                                  f"{TOKENIZER_HINT}")
-    if os.path.isdir(path):
-        state_dict: dict[str, torch.Tensor] = {}
-        for file in _weight_files(path, "model"):
-            state_dict.update(read_state_dict(file))
-        config = _local_config(UMT5Config, path)
-    else:
-        state_dict = read_state_dict(path)
-        config = None
+    state_dict, config = _transformers_weights(path, UMT5Config)
     if any("scale_weight" in k or k == "scaled_fp8" for k in state_dict):
         raise ModelFileError(f"{path}: fp8-scaled text encoders are not supported; use the fp16/bf16 file")
     state_dict = {k: v for k, v in state_dict.items() if k == "shared.weight" or k.startswith("encoder.")}

@@ -127,12 +127,12 @@ def train_tokenizer(model, train: MotionClips, steps: int, batch_size: int = 32,
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
     history, every = [], max(steps // 10, 1)
     for step in range(1, steps + 1):
-        rows = starts[torch.randint(len(starts), (batch_size,), generator=generator)][:, None] + offsets
-        batch = features[rows.to(device)]
+        rows = (starts[torch.randint(len(starts), (batch_size,), generator=generator)][:, None] + offsets).to(device)
+        batch = features[rows]
         if codes is None:
             recon, losses = model(model.normalise(batch))
         else:
-            recon, losses = model(model.normalise(batch), pose_codes=codes[rows.to(device)])
+            recon, losses = model(model.normalise(batch), pose_codes=codes[rows])
         if joint_weight > 0:
             losses = {**losses, "joints": joint_weight * joint_loss(model, recon, batch[..., :body_dim])}
         loss = sum(losses.values())
