@@ -52,7 +52,6 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
 from peak_memory import PeakMemory, self_check  # noqa: E402
 
@@ -70,11 +69,10 @@ MB = 2**20
 
 def build(config: dict, device: torch.device):
     from diffusers import AutoencoderKLWan
-    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection, UMT5Config, UMT5EncoderModel
-
     from posemotion.models.posegen.pipeline import PoseGenModels
+    from posemotion.models.posegen.tiny import word_level_umt5_tokenizer
     from posemotion.models.posegen.transformer import PoseGenTransformer
-    from tiny_models import tiny_umt5_tokenizer
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection, UMT5Config, UMT5EncoderModel
 
     torch.manual_seed(0)
     dim = config["heads"] * 64
@@ -88,7 +86,7 @@ def build(config: dict, device: torch.device):
     text = UMT5EncoderModel(UMT5Config(vocab_size=64, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4,
                                        relative_attention_num_buckets=8))
     modules = [m.eval().to(device) for m in (transformer, vae, clip, text)]
-    return PoseGenModels(*modules, tokenizer=tiny_umt5_tokenizer())
+    return PoseGenModels(*modules, tokenizer=word_level_umt5_tokenizer())
 
 
 def tensor_bytes(module: torch.nn.Module) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from posemotion.models.cli import main  # the pack installed with `pip install -e .`
+from posemotion.cli.main import main  # the pack installed with `pip install -e .`
 
 if __name__ == "__main__":
     raise SystemExit(main(["motion-bench", *sys.argv[1:]]))

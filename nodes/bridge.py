@@ -17,14 +17,14 @@ from pathlib import Path
 
 import torch
 
-from ..models.errors import ModelFileError
-from ..models.resources import console_progress
+from ..models.core.errors import ModelFileError
+from ..models.core.resources import console_progress
 
 try:  # ComfyUI present: the server imports us after its own modules are set up.
-    import folder_paths
     import comfy.model_management as model_management
     import comfy.model_patcher as model_patcher
     import comfy.utils as comfy_utils
+    import folder_paths
 
     IN_COMFYUI = True
 except ImportError:

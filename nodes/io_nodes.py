@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 
-from ..models.images import to_image
-from ..models.pose_keypoint import validate_pose_keypoint
-from ..models.video import read_video
+from ..models.core.pose_keypoint import validate_pose_keypoint
+from ..models.media.images import to_image
+from ..models.media.video import read_video
 from . import bridge
 
 

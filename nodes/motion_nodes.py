@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 
-from ..models.errors import InputError
-from ..models.images import to_image
-from ..models.motion import Motion, validate_motion
-from ..models.motion_io import MOTION_SUFFIXES, load_motion_file, resample, save_bvh, save_npz
-from ..models.motion_view import project_motion, render_motion
+from ..models.core.errors import InputError
+from ..models.core.motion import Motion, validate_motion
+from ..models.media.images import to_image
+from ..models.motion.io import MOTION_SUFFIXES, read_motion, write_motion
+from ..models.motion.resample import resample
+from ..models.render.motion_view import project_motion, render_motion
 from ..models.tokenizers import BUNDLED_DIR
 from ..models.tokenizers.base import validate_tokens
 from ..models.tokenizers.checkpoints import load_tokenizer
@@ -71,7 +72,7 @@ class PoseMotionLoadMotion:
             amc = os.path.splitext(path)[0] + ".amc"
             if not os.path.isfile(amc):
                 raise InputError("file", f"the ASF skeleton {file!r} needs its motion {os.path.basename(amc)!r} beside it")
-        motion = load_motion_file(path, amc_path=amc, layout=None if layout == "auto" else layout)
+        motion = read_motion(path, amc_path=amc, layout=None if layout == "auto" else layout)
         if fps > 0 and abs(fps - motion.fps) > 1e-6:
             motion = resample(motion, fps)
         return {"ui": {"text": [f"{motion.num_frames} frames at {motion.fps:g} fps, {motion.layout}"]},
@@ -96,7 +97,7 @@ class PoseMotionSaveMotion:
     def save(self, motion, format, filename_prefix):
         motion = validate_motion(motion)
         path, name, subfolder = bridge.output_path(filename_prefix, f".{format}")
-        (save_bvh if format == "bvh" else save_npz)(motion, path)
+        write_motion(motion, path)
         return {"ui": {"text": [f"{motion.num_frames} frames -> {os.path.join(subfolder, name)}"],
                        "files": [{"filename": name, "subfolder": subfolder, "type": "output"}]}}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models.detection import MASK_SOURCES, DetectionSettings, detect_poses
+from ..models.pose.detection import MASK_SOURCES, DetectionSettings, detect_poses
 from . import bridge
 
 

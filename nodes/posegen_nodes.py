@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..models.errors import InputError
+from ..models.core.errors import InputError
 from ..models.posegen import loading, lora
 from ..models.posegen.kv_share import KVShareController
 from ..models.posegen.memory import BlockSwap, enable_vae_tiling, resident_bytes

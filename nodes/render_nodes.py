@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from ..models.images import to_image
-from ..models.motion import validate_motion
-from ..models.normal_maps import PARTS, render_motion_normals
-from ..models.skeleton import render_skeletons
+from ..models.core.motion import validate_motion
+from ..models.media.images import to_image
+from ..models.render.normal_maps import NORMAL_MAP_PARTS, render_motion_normals
+from ..models.render.openpose import render_skeletons
 from . import bridge
 
 _SIZE = {"default": 0, "min": 0, "max": 8192, "step": 8, "tooltip": "0 = the canvas size stored with the poses."}
@@ -56,7 +56,7 @@ class PoseMotionRenderNormals:
     def INPUT_TYPES(cls):
         return {"required": {
             "landmarks_3d": ("MOTION",),
-            "part": (list(PARTS), {"default": "hands"}),
+            "part": (list(NORMAL_MAP_PARTS), {"default": "hands"}),
             "width": ("INT", dict(_SIZE)),
             "height": ("INT", dict(_SIZE)),
             "thickness": ("FLOAT", {"default": 1.0, "min": 0.1, "max": 5.0, "step": 0.1,

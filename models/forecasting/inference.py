@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import os
+
+import cv2
 import numpy as np
 import torch
 
-from ..errors import InputError
-from ..pose_keypoint import make_frame, make_person, person_arrays, validate_pose_keypoint
+from ..core.errors import InputError
+from ..core.pose_keypoint import make_frame, make_person, person_arrays, validate_pose_keypoint
+from ..core.resources import package_file
+from ..media.video import read_video, write_video
+from ..pose.detection import DetectionSettings, detect_poses
+from ..render.openpose import render_skeletons
+from . import BUNDLED_DIR
+from .encoders import encode_texts
 from .pose_frame import POSE_FRAME, from_pose_frame, p0_box, to_pose_frame
+from .training import load_checkpoint
 from .types import Conditioning
 
 # Which part of a POSE_KEYPOINT person feeds each checkpoint layout.
 LAYOUT_PARTS = {"openpose_18": ("body",), "hand_21": ("right_hand", "left_hand")}
-MIN_VISIBLE = 4  # fewer visible keypoints than this cannot anchor a forecast
+MIN_VISIBLE = 4
+BUNDLED_FORECASTER = os.path.join(BUNDLED_DIR, "one_stage_minilm.safetensors")  # fewer visible keypoints than this cannot anchor a forecast
 
 
 def initial_pose(pose_keypoint, layout: str, threshold: float = 0.3) -> tuple[torch.Tensor, np.ndarray, tuple[int, int]]:
@@ -71,3 +83,36 @@ def forecast_pose_keypoint(model, conditioning: Conditioning, pose_keypoint, hor
         person = make_person(body=points) if layout == "openpose_18" else make_person(right_hand=points)
         frames.append(make_frame([person], width, height))
     return frames
+
+
+def forecast_image(image_path: str, text: str, checkpoint: str, horizon: int, fps: float, out_dir: str) -> dict:
+    """Detect the person in an image, forecast from the text, write the skeleton video and the poses."""
+    bgr = cv2.imread(image_path, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise InputError("image", f"cannot read {image_path!r} as an image")
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    detection = detect_poses(rgb[None].copy(), DetectionSettings(mask="none"))
+    model = load_checkpoint(checkpoint)
+    frames = forecast_pose_keypoint(model, encode_texts([text]), detection.pose_keypoint, horizon)
+    os.makedirs(out_dir, exist_ok=True)
+    skeleton = render_skeletons(frames)
+    overlay = np.maximum(skeleton, (rgb[None] * 0.5).astype(np.uint8))
+    video = write_video(os.path.join(out_dir, "forecast.mp4"), overlay, fps)
+    poses = os.path.join(out_dir, "forecast.json")
+    with open(poses, "w") as handle:
+        json.dump(frames, handle)
+    return {"video": video, "poses": poses, "frames": frames}
+
+
+DEMO_FORECAST_TEXT = "step and swing arms"
+
+
+def forecast_demo(out_dir: str) -> dict:
+    """Forecast 45 frames from the first frame of pose2sim's recording (one person, full body) and a
+    short text with the bundled checkpoint. That recording is in the training split: the demo
+    shows the pipeline working, the held-out figures are in the README."""
+    frames, _ = read_video(package_file("Pose2Sim", "Demo_SinglePerson", "videos", "cam01.mp4"), max_frames=1)
+    os.makedirs(out_dir, exist_ok=True)
+    image = os.path.join(out_dir, "forecast_input.png")
+    cv2.imwrite(image, cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
+    return forecast_image(image, DEMO_FORECAST_TEXT, BUNDLED_FORECASTER, 45, 30.0, out_dir)

@@ -25,7 +25,7 @@ import math
 
 import torch
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 PCK_THRESHOLDS: dict[str, float] = {"openpose_18": 0.05, "hand_21": 0.15}
 

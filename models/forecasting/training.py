@@ -14,8 +14,8 @@ import time
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..errors import InputError, ModelFileError
-from ..resources import ProgressCallback
+from ..core.errors import InputError, ModelFileError
+from ..core.resources import ProgressCallback
 from .pose_frame import from_pose_frame
 from .types import PoseWindows
 

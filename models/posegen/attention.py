@@ -16,7 +16,7 @@ from diffusers.models.transformers.transformer_wan import (
     _get_qkv_projections,
 )
 
-from ..errors import InputError
+from ..core.errors import InputError
 from .kv_share import KVShareController, subject_attention_map
 
 WAN_TEXT_TOKENS = 512  # diffusers' Wan processor splits image context off the same way

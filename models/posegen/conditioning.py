@@ -18,7 +18,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from ..errors import InputError, ModelFileError
+from ..core.errors import InputError, ModelFileError
 
 # OpenAI CLIP pixel statistics (ViT-H/14 of Wan's image encoder uses the same).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

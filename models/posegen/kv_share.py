@@ -25,7 +25,7 @@ from typing import Literal
 
 import torch
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 Mode = Literal["off", "record", "share"]
 Branch = Literal["cond", "uncond"]

@@ -40,7 +40,7 @@ from typing import Any, Iterator
 import torch
 import torch.nn as nn
 
-from ..errors import ModelFileError
+from ..core.errors import ModelFileError
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 WAN_HEAD_DIM = 128  # every released Wan2.1 DiT (1.3B: 12 x 128, 14B: 40 x 128)

@@ -22,7 +22,7 @@ import re
 import torch
 import torch.nn as nn
 
-from ..errors import ModelFileError
+from ..core.errors import ModelFileError
 from .loading import diffusers_module_to_original, original_module_to_diffusers, read_state_dict
 
 _PREFIXES = ("transformer.", "model.diffusion_model.", "diffusion_model.", "base_model.model.", "pipe.dit.")

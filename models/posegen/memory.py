@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 
 class BlockSwap:

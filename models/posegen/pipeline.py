@@ -19,8 +19,8 @@ from typing import Callable
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 
-from ..errors import InputError
-from ..resources import ProgressCallback
+from ..core.errors import InputError
+from ..core.resources import ProgressCallback
 from . import conditioning as cond
 from .kv_share import KVShareController
 from .segments import merge_segments, pad_poses, plan_segments, segment_inputs

@@ -29,7 +29,7 @@ from typing import Literal, Mapping, Sequence, TypeVar
 
 import torch
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 PAPER_SEGMENT_LENGTH = 81
 VAE_TEMPORAL_STRIDE = 4  # Wan's causal VAE: 1 + 4k pixel frames -> 1 + k latent frames

@@ -22,7 +22,7 @@ from diffusers.models.modeling_outputs import Transformer2DModelOutput
 from diffusers.models.transformers.transformer_wan import WanAttnProcessor, WanTransformer3DModel, WanTransformerBlock
 from diffusers.utils import apply_lora_scale
 
-from ..errors import InputError
+from ..core.errors import InputError
 from .attention import is_kv_share_processor, kv_share_processors
 from .kv_share import KVShareController
 from .rope import reference_rotary_embedding

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import torch
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 
 @dataclass(frozen=True)

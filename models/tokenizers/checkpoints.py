@@ -37,10 +37,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from ..errors import InputError, ModelFileError
+from ..core.errors import InputError, ModelFileError
 from .base import MotionTokenizer, checked_stats
 from .part_vq import PartAwareVQVAE
-from .pgr2m import PGR2MTokenizer, read_official_checkpoint as read_official_pgr2m
+from .pgr2m import PGR2MTokenizer
+from .pgr2m import read_official_checkpoint as read_official_pgr2m
 from .rvq import ResidualVQVAE
 from .vqvae import VQVAE
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import torch
 
-from .. import humanml3d
-from ..errors import InputError
-from ..layouts import layout_names
-from ..motion import Motion, validate_motion
-from ..motion_io import resample
+from ..core.errors import InputError
+from ..core.layouts import layout_names
+from ..core.motion import Motion, validate_motion
+from ..motion import humanml3d
+from ..motion.resample import resample
 from .base import MotionTokenizer, MotionTokens, validate_tokens
 from .posecodes import edit_pose_codes, pose_codes
 

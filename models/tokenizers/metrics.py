@@ -30,7 +30,7 @@ import math
 
 import torch
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 
 def _joints(value, name: str) -> torch.Tensor:

@@ -25,7 +25,7 @@ from .vqvae import MotionDecoder, MotionEncoder, reconstruction_losses
 
 def default_part_dims() -> tuple[int, int | None]:
     try:
-        from .. import humanml3d
+        from ..motion import humanml3d
     except ImportError:
         return 263, None
     return int(getattr(humanml3d, "BODY_DIM", 263)), getattr(humanml3d, "HAND_DIM", None)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 NUM_JOINTS = 22
 NUM_CATEGORIES = 392

@@ -21,8 +21,8 @@ import time
 
 import torch
 
-from ..errors import InputError
-from ..resources import ProgressCallback
+from ..core.errors import InputError
+from ..core.resources import ProgressCallback
 from .dataset import MotionClips
 from .metrics import codebook_summary, reconstruction_metrics_mm, token_agreement
 
@@ -167,7 +167,7 @@ def frame_pose_codes(clips: MotionClips) -> torch.Tensor:
 
 def joint_loss(model, recon: torch.Tensor, raw_target: torch.Tensor) -> torch.Tensor:
     """L1 between joints recovered from the reconstruction and from the raw target features (metres)."""
-    from ..humanml3d import features_to_joints
+    from ..motion.humanml3d import features_to_joints
 
     pred = features_to_joints(model.denormalise(recon)[..., : raw_target.shape[-1]])
     with torch.no_grad():
@@ -176,7 +176,7 @@ def joint_loss(model, recon: torch.Tensor, raw_target: torch.Tensor) -> torch.Te
 
 
 def _joints(features: torch.Tensor) -> torch.Tensor:
-    from ..humanml3d import features_to_joints
+    from ..motion.humanml3d import features_to_joints
 
     return features_to_joints(features)
 

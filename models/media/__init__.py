@@ -1,0 +1,1 @@
+"""Images (ComfyUI IMAGE <-> uint8 frames) and video files."""

@@ -1,0 +1,1 @@
+"""2D/3D pose detection in images and video (MediaPipe)."""

@@ -1,0 +1,1 @@
+"""Test helpers: tiny models, the graph runner and ComfyUI stand-ins (imported as ``support.*``)."""

@@ -1,0 +1,1 @@
+"""Where the shipped workflows come from: graph descriptions and the writer of both formats."""
