@@ -7,55 +7,32 @@ metadata) beside ``NAME.json``::
     {"format": "posemotion-tokenizer", "kind": "vqvae", "config": {...}, "feature_dim": 263,
      "fps": 20.0, "downsample": 4, "has_feature_stats": true, "extra": {...}}
 
-Official files (``.pth``, ``.tar``, ``.ckpt``, ``.pt``) are recognised by their top-level keys:
-T2M-GPT ``{"net": {"vqvae.<key>": ...}}``, MotionGPT (Lightning) ``{"state_dict": {"vae.<key>" or
-"motion_vae.<key>": ..., "lm.*": ...}}``, MoMask ``{"vq_model": {"<key>": ...}}``, PGR2M
-``{"net": {"pc_encoder.*", "rvq.layers.*", ...}}`` (read by ``pgr2m.read_official_checkpoint``). The kind
-(``quantizer.codebook`` -> vqvae, ``quantizer.layers.{q}.codebook`` -> rvq) and the configuration
-come from the tensor shapes; the weights then load strictly. The dilation growth (3) and the
-activation (ReLU) leave no trace in shapes and take the official values. Normalisation statistics
-are read from ``Mean.npy``/``Std.npy`` (or ``mean.npy``/``std.npy``) beside the file or in a
-``meta`` folder next to it or one level up (MoMask's and T2M-GPT's layout); without them the
-features are taken as already normalised, and ``tokenizer.notes`` says so.
-
-Files are read with ``torch.load(weights_only=True)``. Lightning checkpoints also pickle their
-hyper-parameters (OmegaConf objects); for those a restricted unpickler takes over that resolves only
-the globals torch's weights-only loader allows and turns every other class into an inert
-placeholder, so no code from the file ever runs.
+Official files (``.pth``, ``.tar``, ``.ckpt``, ``.pt``) are read by ``official.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
-import re
-import types
 
-import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from ..core.errors import InputError, ModelFileError
 from .base import MotionTokenizer, checked_stats
+from .official import OFFICIAL_EXTENSIONS, find_feature_stats, read_official
 from .part_vq import PartAwareVQVAE
 from .pgr2m import PGR2MTokenizer
-from .pgr2m import read_official_checkpoint as read_official_pgr2m
 from .rvq import ResidualVQVAE
 from .vqvae import VQVAE
 
 # kind -> class; a new tokenizer registers with one line here.
 TOKENIZER_KINDS: dict[str, type[MotionTokenizer]] = {
     cls.kind: cls for cls in (VQVAE, ResidualVQVAE, PartAwareVQVAE, PGR2MTokenizer)}
-# Official formats with their own reader, tried first: (checkpoint, path) -> (kind, config, state, source) or None.
-OFFICIAL_READERS = (read_official_pgr2m,)  # PGR2M: {"net": {...}} with pc_encoder.* and rvq.* keys
 
 FORMAT = "posemotion-tokenizer"
 STATS_KEYS = ("feature_stats.mean", "feature_stats.std")
-OFFICIAL_EXTENSIONS = (".pth", ".tar", ".ckpt", ".pt")
-OFFICIAL_CONTAINERS = (("vq_model", "MoMask"), ("net", "T2M-GPT"), ("state_dict", "MotionGPT"))
-STATS_NAMES = (("Mean.npy", "Std.npy"), ("mean.npy", "std.npy"))
 
 
 # ----------------------------------------------------------------------------- our format
@@ -162,140 +139,8 @@ def load_weights_strictly(model: torch.nn.Module, state: dict, path: str) -> Non
     model.load_state_dict(state, strict=True)
 
 
-# ----------------------------------------------------------------------------- official files
-
-class _InertObject:
-    """Stands in for any class a checkpoint pickles besides tensors: accepts everything, runs nothing."""
-
-    def __new__(cls, *args, **kwargs):
-        return object.__new__(cls)
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def __call__(self, *args, **kwargs):
-        return _InertObject()
-
-    def __setstate__(self, state):
-        pass
-
-    def __setitem__(self, key, value):
-        pass
-
-    def append(self, value):
-        pass
-
-    def extend(self, values):
-        pass
-
-
-def _inert_global(module: str, name: str):
-    return type(name, (_InertObject,), {"__module__": f"inert.{module}"})
-
-
-def _restricted_pickle_module():
-    """A pickle module whose Unpickler resolves only torch's weights-only allowlist."""
-    try:
-        from torch._weights_only_unpickler import _get_allowed_globals
-        allowed = dict(_get_allowed_globals())
-    except (ImportError, AttributeError):  # private API; without it the file stays unreadable
-        return None
-
-    class RestrictedUnpickler(pickle.Unpickler):
-        def find_class(self, module, name):
-            return allowed.get(f"{module}.{name}") or _inert_global(module, name)
-
-    return types.SimpleNamespace(Unpickler=RestrictedUnpickler, load=pickle.load, __name__="restricted_pickle")
-
-
-def read_checkpoint(path: str):
-    """torch.load with weights_only=True, falling back to the restricted unpickler (see module doc)."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as first_error:
-        restricted = _restricted_pickle_module()
-        if restricted is None:
-            raise ModelFileError(f"{path} pickles Python objects besides tensors, which this torch cannot read "
-                                 f"safely ({str(first_error).splitlines()[0]})") from first_error
-        try:
-            return torch.load(path, map_location="cpu", weights_only=False, pickle_module=restricted)
-        except Exception as error:  # noqa: BLE001
-            raise ModelFileError(f"{path} is not a readable torch checkpoint: {error}") from error
-    except Exception as error:  # noqa: BLE001 - truncated, not a torch file, ...
-        raise ModelFileError(f"{path} is not a readable torch checkpoint: {error}") from error
-
-
-CODEBOOK_SUFFIXES = ("quantizer.codebook", "quantizer.layers.0.codebook")
-
-
-def official_state_dict(checkpoint, path: str) -> tuple[dict[str, torch.Tensor], str]:
-    """The tokenizer's weights without their wrapper prefix, and the name of the source format."""
-    if not isinstance(checkpoint, dict):
-        raise ModelFileError(f"{path}: expected a dict checkpoint, got {type(checkpoint).__name__}")
-    candidates = [(checkpoint[key], source) for key, source in OFFICIAL_CONTAINERS
-                  if isinstance(checkpoint.get(key), dict)]
-    candidates.append((checkpoint, "state dict"))
-    for state, source in candidates:
-        for key in state:
-            if not isinstance(key, str):
-                continue
-            suffix = next((s for s in CODEBOOK_SUFFIXES if key == s or key.endswith("." + s)), None)
-            if suffix is None:
-                continue
-            prefix = key[: len(key) - len(suffix)]
-            weights = {k[len(prefix):]: v for k, v in state.items()
-                       if isinstance(k, str) and k.startswith(prefix) and isinstance(v, torch.Tensor)}
-            return weights, source
-    keys = ", ".join(map(str, list(checkpoint)[:6]))
-    raise ModelFileError(f"{path}: no motion tokenizer weights found (expected a quantizer codebook under "
-                         f"'net', 'state_dict' or 'vq_model'; top-level keys: {keys})")
-
-
-def _shape(state: dict, key: str, path: str) -> tuple[int, ...]:
-    if key not in state:
-        raise ModelFileError(f"{path}: missing key {key} needed to read the tokenizer's configuration")
-    return tuple(state[key].shape)
-
-
-def infer_official_config(state: dict[str, torch.Tensor], path: str) -> tuple[str, dict]:
-    """Kind and configuration from the shapes of an official VQ-VAE or residual VQ-VAE."""
-    width, input_dim, _ = _shape(state, "encoder.model.0.weight", path)
-    stages = sorted({int(m.group(1)) for k in state if (m := re.fullmatch(r"encoder\.model\.(\d+)\.0\.weight", k))})
-    if not stages:
-        raise ModelFileError(f"{path}: no downsampling stages (encoder.model.<i>.0.weight) found")
-    depth = len({m.group(1) for k in state
-                 if (m := re.fullmatch(rf"encoder\.model\.{stages[0]}\.1\.model\.(\d+)\.conv1\.weight", k))})
-    stride_t = _shape(state, f"encoder.model.{stages[0]}.0.weight", path)[2] // 2
-    layers = sorted(int(m.group(1)) for k in state if (m := re.fullmatch(r"quantizer\.layers\.(\d+)\.codebook", k)))
-    codebook_key = "quantizer.layers.0.codebook" if layers else "quantizer.codebook"
-    num_codes, code_dim = _shape(state, codebook_key, path)
-    config = dict(input_dim=input_dim, num_codes=num_codes, code_dim=code_dim, width=width, down_t=len(stages),
-                  stride_t=stride_t, depth=depth, dilation_growth=3, activation="relu",
-                  fps=12.5 if input_dim == 251 else 20.0)  # 251 features = KIT-ML at 12.5 fps
-    if layers:
-        return ResidualVQVAE.kind, {**config, "num_quantizers": len(layers)}
-    return VQVAE.kind, config
-
-
-def find_feature_stats(path: str) -> tuple[np.ndarray, np.ndarray, str] | None:
-    """Mean/Std .npy files beside the checkpoint, in a meta/ folder beside it or one level up."""
-    folder = os.path.dirname(os.path.abspath(path))
-    for where in (folder, os.path.join(folder, "meta"), os.path.join(os.path.dirname(folder), "meta")):
-        for mean_name, std_name in STATS_NAMES:
-            mean_path, std_path = os.path.join(where, mean_name), os.path.join(where, std_name)
-            if os.path.isfile(mean_path) and os.path.isfile(std_path):
-                return np.load(mean_path), np.load(std_path), mean_path
-    return None
-
-
 def load_official_tokenizer(path: str) -> MotionTokenizer:
-    checkpoint = read_checkpoint(path)
-    found = next((f for f in (reader(checkpoint, path) for reader in OFFICIAL_READERS) if f is not None), None)
-    if found is not None:
-        kind, config, state, source = found
-    else:
-        state, source = official_state_dict(checkpoint, path)
-        kind, config = infer_official_config(state, path)
+    kind, config, state, source = read_official(path)
     model = TOKENIZER_KINDS[kind](**config)
     load_weights_strictly(model, state, path)
     model.notes = [f"{source} checkpoint"]
