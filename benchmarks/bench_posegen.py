@@ -53,7 +53,13 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from diffusers import AutoencoderKLWan
 from peak_memory import PeakMemory, self_check  # noqa: E402
+from posemotion.models.posegen import pipeline as pl
+from posemotion.models.posegen.pipeline import KVShareSettings, PoseGenModels
+from posemotion.models.posegen.tiny import word_level_umt5_tokenizer
+from posemotion.models.posegen.transformer import PoseGenTransformer
+from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection, UMT5Config, UMT5EncoderModel
 
 CONFIGS = {
     # width = heads x 64, FFN 2.7 x width as Wan2.1-14B (13824 / 5120); frames = 3 interleaved segments
@@ -68,11 +74,6 @@ MB = 2**20
 
 
 def build(config: dict, device: torch.device):
-    from diffusers import AutoencoderKLWan
-    from posemotion.models.posegen.pipeline import PoseGenModels
-    from posemotion.models.posegen.tiny import word_level_umt5_tokenizer
-    from posemotion.models.posegen.transformer import PoseGenTransformer
-    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection, UMT5Config, UMT5EncoderModel
 
     torch.manual_seed(0)
     dim = config["heads"] * 64
@@ -94,7 +95,6 @@ def tensor_bytes(module: torch.nn.Module) -> int:
 
 
 def kv_settings(config: dict, cache_device: str | None):
-    from posemotion.models.posegen.pipeline import KVShareSettings
 
     layers = config["layers"]
     return KVShareSettings(steps=(0, KV_STEPS), blocks=(max(0, layers - KV_BLOCKS), layers),
@@ -103,7 +103,6 @@ def kv_settings(config: dict, cache_device: str | None):
 
 def install_cache_counter() -> dict[str, int]:
     """Make the sampler's KV controllers report their largest cache (benchmark instrumentation only)."""
-    from posemotion.models.posegen import pipeline as pl
 
     largest = {"bytes": 0}
 
@@ -132,7 +131,6 @@ def mark_dit(transformer: torch.nn.Module) -> None:
 
 class Bench:
     def __init__(self, name: str, device: torch.device):
-        from posemotion.models.posegen import pipeline as pl
 
         self.pl = pl
         self.config = config = CONFIGS[name]

@@ -1,7 +1,7 @@
 """Benchmark: the four motion tokenizers on held-out real mocap, PGR2M's residual-dropout trade-off,
 and encode+decode throughput of the default (official-size) and small trained configurations.
 
-A thin wrapper over ``python -m posemotion motion-bench`` (``models/tokenizers/commands.py``); it
+A thin wrapper over ``python -m posemotion motion-bench`` (``cli/motion.py`` over ``models/tokenizers/benchmark.py``); it
 reads the dataset and checkpoints that ``scripts/reproduce_tokenizers.sh`` writes. Run from the
 repository root: ``python benchmarks/bench_tokenizers.py [--frames 196] [--repeats 7] [--json FILE]``.
 """

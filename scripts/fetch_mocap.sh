@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetch the small real motion-capture clips used by models/mocap.py's tests and examples.
+# Fetch the small real motion-capture clips used by the motion readers' tests, the datasets and examples.
 #
 #   scripts/fetch_mocap.sh [DEST]      (default DEST: data/mocap under the repository root)
 #

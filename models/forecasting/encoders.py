@@ -20,6 +20,8 @@ import threading
 from types import SimpleNamespace
 
 import torch
+import transformers
+from transformers import AutoModel, AutoTokenizer, BlipForImageTextRetrieval
 
 from ..core.errors import InputError, ModelFileError
 from ..media.images import as_uint8_frames
@@ -68,7 +70,6 @@ def _pil_image_processor(folder: str):
     torch often have no working torchvision, and transformers treats any importable torchvision
     (even a stub) as usable, so choose explicitly.
     """
-    import transformers
 
     cls = getattr(transformers, "BlipImageProcessorPil", None) or transformers.BlipImageProcessor
     return cls.from_pretrained(folder, local_files_only=True)
@@ -108,7 +109,6 @@ class BlipEncoder:
             raise ModelFileError(f"BLIP model folder {folder} holds a {config.get('model_type')!r} "
                                  f"{'/'.join(architectures)} checkpoint; expected BLIP image-text matching "
                                  "(BlipForImageTextRetrieval, e.g. Salesforce/blip-itm-base-coco)")
-        from transformers import AutoTokenizer, BlipForImageTextRetrieval
 
         try:
             model, info = BlipForImageTextRetrieval.from_pretrained(
@@ -200,7 +200,6 @@ class MiniLMTextEncoder:
     encoder_id = "minilm-l6"
 
     def __init__(self, folder: str | None = None, device="cpu"):
-        from transformers import AutoModel, AutoTokenizer
 
         folder = folder or minilm_folder()
         try:

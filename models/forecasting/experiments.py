@@ -8,7 +8,15 @@ import time
 
 import torch
 
+from .baselines import (
+    CausalTransformerForecaster,
+    LSTMForecaster,
+    NearestNeighbourConditioning,
+    NearestNeighbourPose,
+    QuantizedTransformerForecaster,
+)
 from .metrics import PCK_THRESHOLDS, forecast_metrics, per_timestep_ade
+from .model import OneStageForecaster
 from .training import forecast_windows, train_model
 from .types import PoseWindows
 
@@ -18,14 +26,6 @@ SMALL = dict(d_model=64, num_layers=2, num_heads=4, ffn_dim=128, dropout=0.1)
 
 
 def make_models(train: PoseWindows, max_horizon: int, size: dict = SMALL) -> dict:
-    from .baselines import (
-        CausalTransformerForecaster,
-        LSTMForecaster,
-        NearestNeighbourConditioning,
-        NearestNeighbourPose,
-        QuantizedTransformerForecaster,
-    )
-    from .model import OneStageForecaster
 
     common = dict(num_joints=train.num_joints, cond_dim=train.conditioning.dim, layout=train.layout,
                   encoder=train.conditioning.encoder)

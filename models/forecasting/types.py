@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from ..core.errors import InputError
+from .pose_frame import from_pose_frame
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,5 @@ class PoseWindows:
         """Poses in image coordinates (undoing the P0-box frame when there is one)."""
         if self.box is None:
             return self.poses
-        from .pose_frame import from_pose_frame
 
         return from_pose_frame(self.poses, self.box)

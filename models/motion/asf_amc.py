@@ -17,6 +17,7 @@ ASF/AMC (Acclaim; CMU Graphics Lab database flavour)
     value / s * 0.0254; this scaling applies to bone lengths and to the AMC root translation
     (``metres_per_unit=`` overrides it). Angles are degrees unless the ASF says
     ``angle rad`` or the AMC says ``:RADIANS``. AMC stores no frame rate: CMU captures are 120 fps,
+    the default.
 
 Parsing errors raise :class:`InputError` naming the file kind (``"asf"``, ``"amc"``) with the file
 name and line number.

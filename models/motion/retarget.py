@@ -1,8 +1,8 @@
 """Retarget mocap skeletons onto SMPL joints, and fit joint rotations to SMPL joint positions.
 
 Position retargeting (:func:`retarget_to_smpl`)
-    A ``MocapClip`` (positions [T, J, 3] float32 metres, y up; see ``mocap.py``) of a known rig
-    (``mocap.detect_rig``: CMU ASF, MocapBank BVH, Mixamo BVH, or SMPL-named BVH such as our own
+    A ``MocapClip`` (positions [T, J, 3] float32 metres, y up; see ``clip.py``) of a known rig
+    (``rigs.detect_rig``: CMU ASF, MocapBank BVH, Mixamo BVH, or SMPL-named BVH such as our own
     exports) becomes ``smpl_22`` positions, or ``smpl_52`` when the rig has SMPL-H's finger joints.
     Joints the rig has are copied; the others are synthesised where SMPL's neutral rest skeleton
     puts them relative to joints the rig has (spine1..3 along the rig's own spine chain, collars

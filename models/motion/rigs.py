@@ -51,7 +51,7 @@ RIGS: dict[str, dict[str, str | tuple[str, ...]]] = {
         "right_eye": "RightEye", "left_eye": "LeftEye",
     },
     "smpl": {
-        # SMPL joint names, as motion_io.save_bvh writes them; the head joint stands in for the nose.
+        # SMPL joint names, as bvh.write_bvh writes them; the head joint stands in for the nose.
         "nose": "head", "neck": "neck",
         "right_shoulder": "right_shoulder", "right_elbow": "right_elbow", "right_wrist": "right_wrist",
         "left_shoulder": "left_shoulder", "left_elbow": "left_elbow", "left_wrist": "left_wrist",

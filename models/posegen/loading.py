@@ -39,8 +39,20 @@ from typing import Any, Iterator
 
 import torch
 import torch.nn as nn
+from diffusers import AutoencoderKLWan
+from diffusers.loaders.single_file_utils import convert_wan_vae_to_diffusers
+from safetensors.torch import load_file
+from transformers import (
+    AutoTokenizer,
+    CLIPVisionConfig,
+    CLIPVisionModel,
+    CLIPVisionModelWithProjection,
+    UMT5Config,
+    UMT5EncoderModel,
+)
 
 from ..core.errors import ModelFileError
+from .transformer import PoseGenTransformer
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 WAN_HEAD_DIM = 128  # every released Wan2.1 DiT (1.3B: 12 x 128, 14B: 40 x 128)
@@ -136,7 +148,6 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
         raise ModelFileError(f"{path}: no such weight file")
     try:
         if path.endswith(".safetensors"):
-            from safetensors.torch import load_file
             loaded: Any = load_file(path, device="cpu")
         else:
             try:
@@ -333,7 +344,6 @@ def load_transformer(path: str, dtype: torch.dtype = torch.bfloat16, device: str
 
 
 def _posegen_transformer_class() -> type:
-    from .transformer import PoseGenTransformer
 
     return PoseGenTransformer
 
@@ -404,8 +414,6 @@ def load_vae(path: str, dtype: torch.dtype = torch.float32, device: str | torch.
     """diffusers ``AutoencoderKLWan`` from a diffusers folder (``config.json``; or a pipeline folder's
     ``vae/``) or a single file in Wan's original (``Wan2.1_VAE.pth``, ComfyUI ``vae/``) or diffusers
     names. The model does not normalise latents: callers apply (z - latents_mean) / latents_std."""
-    from diffusers import AutoencoderKLWan
-    from diffusers.loaders.single_file_utils import convert_wan_vae_to_diffusers
 
     path = _component_folder(path, "vae")
     config: dict[str, Any] = {}
@@ -459,7 +467,6 @@ def load_clip_vision(path: str, dtype: torch.dtype = torch.float32, device: str 
     ``clip_vision/`` single file in transformers names (``vision_model.*``, or unprefixed as
     transformers 5 saves a model without projection). Wan conditions on
     ``hidden_states[-2]``. Open-CLIP-named files (``visual.transformer.*``) are not supported."""
-    from transformers import CLIPVisionConfig, CLIPVisionModel, CLIPVisionModelWithProjection
 
     path = _component_folder(path, "image_encoder")
     state_dict, config = _transformers_weights(path, CLIPVisionConfig)
@@ -520,7 +527,6 @@ def load_text_encoder(path: str, dtype: torch.dtype = torch.bfloat16, device: st
     names (``encoder.block.*``, ``shared.weight``); a single file has no tokenizer, so
     ``tokenizer_path`` must name one. fp8-scaled files and Wan's original ``.pth`` names are not
     supported."""
-    from transformers import AutoTokenizer, UMT5Config, UMT5EncoderModel
 
     root = path
     path = _component_folder(path, "text_encoder")

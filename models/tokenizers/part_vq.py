@@ -18,17 +18,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..motion import humanml3d
 from .base import MotionTokenizer
 from .quantizers import EMACodebook
 from .vqvae import MotionDecoder, MotionEncoder, reconstruction_losses
 
 
-def default_part_dims() -> tuple[int, int | None]:
-    try:
-        from ..motion import humanml3d
-    except ImportError:
-        return 263, None
-    return int(getattr(humanml3d, "BODY_DIM", 263)), getattr(humanml3d, "HAND_DIM", None)
+def default_part_dims() -> tuple[int, int]:
+    return humanml3d.BODY_DIM, humanml3d.HAND_DIM
 
 
 class PartAwareVQVAE(MotionTokenizer):

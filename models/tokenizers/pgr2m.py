@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.errors import InputError, ModelFileError
+from ..motion.humanml3d import features_to_joints
 from .base import MotionTokenizer, MotionTokens
 from .posecodes import NUM_CATEGORIES, SLOTS, pose_codes, pose_codes_per_step, validate_pose_codes
 from .quantizers import perplexity_of
@@ -237,7 +238,6 @@ class PGR2MTokenizer(MotionTokenizer):
             if self.config["input_dim"] != 263:
                 raise InputError("pose_codes", "pose codes are needed: they can only be measured from 263-d "
                                                "HumanML3D features")
-            from ..motion.humanml3d import features_to_joints
 
             joints = features_to_joints(self.denormalise(features.detach()))
             return pose_codes_per_step(pose_codes_of(joints), self.downsample).to(features.device)
