@@ -6,12 +6,11 @@ import json
 import os
 import sys
 
-from ..models.core.resources import console_progress
+from ..models.core.resources import DEFAULT_MOCAP, console_progress
 from ..models.forecasting.encoders import encode_texts
 from ..models.forecasting.inference import BUNDLED_FORECASTER, forecast_image
 
 DEFAULT_DATA = os.path.join("data", "forecast", "windows.npz")
-DEFAULT_MOCAP = os.path.join("data", "mocap")
 
 
 def add_commands(commands) -> None:

@@ -8,10 +8,10 @@ import sys
 
 import torch
 
-from ..models.core.resources import console_progress
+from ..models.core.resources import DEFAULT_MOCAP, console_progress
 from ..models.tokenizers import benchmark
-from ..models.tokenizers.benchmark import KINDS
-from ..models.tokenizers.dataset import DEFAULT_MOCAP, DEFAULT_OUT
+from ..models.tokenizers.benchmark import BENCHMARKED_KINDS
+from ..models.tokenizers.dataset import DEFAULT_OUT
 
 DEFAULT_CHECKPOINTS = os.path.join("data", "motion", "checkpoints")
 
@@ -24,7 +24,7 @@ def add_commands(commands) -> None:
     data.add_argument("--test-fraction", type=float, default=0.2)
 
     train = commands.add_parser("motion-train", help="train one motion tokenizer and save a checkpoint")
-    train.add_argument("--kind", required=True, choices=KINDS)
+    train.add_argument("--kind", required=True, choices=BENCHMARKED_KINDS)
     train.add_argument("--tau", type=float, default=None, help="PGR2M residual dropout (default: the class's)")
     train.add_argument("--data", default=DEFAULT_OUT)
     train.add_argument("--steps", type=int, default=1000)
@@ -63,7 +63,7 @@ def run_command(args) -> int:
     if args.command == "motion-train":
         return _train(args)
     if args.command == "motion-bench":
-        return run_benchmark(args.data, args.checkpoints, args.frames, args.repeats, args.json)
+        return _bench(args.data, args.checkpoints, args.frames, args.repeats, args.json)
     raise ValueError(args.command)
 
 
@@ -95,8 +95,7 @@ def _train(args) -> int:
     return 0
 
 
-def run_benchmark(data_dir: str, checkpoints: str, frames: int = 196, repeats: int = 7,
-                  json_path: str | None = None) -> int:
+def _bench(data_dir: str, checkpoints: str, frames: int = 196, repeats: int = 7, json_path: str | None = None) -> int:
     figures = benchmark.run_benchmark(data_dir, checkpoints, frames, repeats)
     print("\n(a) held-out reconstruction, small trained configs (errors in mm; accel in mm/frame^2; "
           "usage/perplexity averaged over token streams)")

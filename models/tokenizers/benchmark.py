@@ -14,7 +14,7 @@ from .checkpoints import load_tokenizer
 from .dataset import load_motion_dataset
 from .training import decode_tokens, encode_tokens, evaluate_tokenizer, make_tokenizer
 
-KINDS = ("vqvae", "rvq", "part_vq", "pgr2m")
+BENCHMARKED_KINDS = ("vqvae", "rvq", "part_vq", "pgr2m")
 PGR2M_TAUS = (0.0, 0.1, 0.5)
 
 
@@ -75,14 +75,14 @@ def run_benchmark(data_dir: str, checkpoints: str, frames: int = 196, repeats: i
     _, test, summary = load_motion_dataset(data_dir)
     log(f"data: {len(test)} held-out clips, {summary['test_frames']} frames at {summary['fps']:g} fps "
         f"(mirror {summary['mirror']}); torch {torch.__version__}, {torch.get_num_threads()} threads")
-    trained = {kind: _load(checkpoints, checkpoint_name(kind)) for kind in KINDS}
+    trained = {kind: _load(checkpoints, checkpoint_name(kind)) for kind in BENCHMARKED_KINDS}
     reconstruction = {kind: evaluate_tokenizer(model, test) for kind, model in trained.items()}
     trade_off = {}
     for tau in PGR2M_TAUS:
         model = trained["pgr2m"] if tau == 0.1 else _load(checkpoints, checkpoint_name("pgr2m", tau))
         trade_off[f"{tau:g}"] = {"with_residuals": reconstruction["pgr2m"] if tau == 0.1 else evaluate_tokenizer(model, test),
                                  "pose_codes_only": evaluate_tokenizer(model, test, decode=pose_code_decode)}
-    models = {f"{kind} default": make_tokenizer(kind, small=False) for kind in KINDS}
+    models = {f"{kind} default": make_tokenizer(kind, small=False) for kind in BENCHMARKED_KINDS}
     models.update({f"{kind} small": model for kind, model in trained.items()})
     speed = throughput(models, frames, repeats)
     return {"reconstruction": reconstruction, "pgr2m_tau": trade_off, "throughput": speed,

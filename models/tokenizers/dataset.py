@@ -47,16 +47,15 @@ from safetensors.torch import save_file
 
 from ..core.errors import InputError
 from ..core.layouts import layout_names
-from ..motion.humanml3d import BODY_DIM, HAND_DIM, FeatureStats, holistic_features, joints_to_features
+from ..core.resources import DEFAULT_MOCAP
+from ..motion.humanml3d import BODY_DIM, FPS, HAND_DIM, FeatureStats, holistic_features, joints_to_features
 from ..motion.io import read_motion
 from ..motion.resample import resample
 
-FPS = 20.0
 CLIP_SECONDS = 3.0
 CLIP_FRAMES = int(CLIP_SECONDS * FPS)  # features per clip; the clip spans one joint frame more
 MIN_CLIP_FRAMES = 40  # shortest tail kept: one 2 s training window
 DEFAULT_OUT = os.path.join("data", "motion")
-DEFAULT_MOCAP = os.path.join("data", "mocap")
 RECORDINGS = ("test.amc", "test_mocapbank.bvh", "test_freebvh.bvh")  # test.amc pairs with test.asf
 MIRROR_SUFFIX = "~mirror"
 

@@ -24,10 +24,6 @@ from .quantizers import EMACodebook
 from .vqvae import MotionDecoder, MotionEncoder, reconstruction_losses
 
 
-def default_part_dims() -> tuple[int, int]:
-    return humanml3d.BODY_DIM, humanml3d.HAND_DIM
-
-
 class PartAwareVQVAE(MotionTokenizer):
     kind = "part_vq"
 
@@ -37,11 +33,8 @@ class PartAwareVQVAE(MotionTokenizer):
                  commit_weight: float = 0.02, velocity_weight: float = 0.5, recon_loss: str = "smooth_l1",
                  fps: float = 20.0):
         super().__init__()
-        default_body, default_hand = default_part_dims()
-        body_dim = default_body if body_dim is None else body_dim
-        hand_dim = default_hand if hand_dim is None else hand_dim
-        if hand_dim is None:
-            raise ValueError("hand_dim is required (models/humanml3d.py defines no HAND_DIM)")
+        body_dim = humanml3d.BODY_DIM if body_dim is None else body_dim
+        hand_dim = humanml3d.HAND_DIM if hand_dim is None else hand_dim
         self.config = dict(body_dim=body_dim, hand_dim=int(hand_dim), num_codes=num_codes, code_dim=code_dim,
                            width=width, down_t=down_t, stride_t=stride_t, depth=depth,
                            dilation_growth=dilation_growth, activation=activation, decay=decay,
