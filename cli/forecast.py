@@ -63,6 +63,7 @@ def run_command(args) -> int:
 
 
 def _train(args) -> int:
+    from ..models.core.training import is_main_process
     from ..models.forecasting.dataset import load_dataset
     from ..models.forecasting.experiments import evaluate, make_models
     from ..models.forecasting.pose_frame import POSE_FRAME
@@ -72,6 +73,8 @@ def _train(args) -> int:
     model = make_models(train, train.horizon)[args.model]
     history = train_model(model, train, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           progress=console_progress(f"train {args.model}"))
+    if not is_main_process():  # under `accelerate launch`, only the main process evaluates, prints and writes
+        return 0
     metrics, _ = evaluate(model, test)
     command = "python -m posemotion " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["forecast-train"] else ""
     record = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,

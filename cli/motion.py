@@ -68,6 +68,7 @@ def run_command(args) -> int:
 
 
 def _train(args) -> int:
+    from ..models.core.training import is_main_process
     from ..models.tokenizers.checkpoints import save_tokenizer
     from ..models.tokenizers.dataset import load_motion_dataset
     from ..models.tokenizers.training import evaluate_tokenizer, make_tokenizer, train_tokenizer
@@ -75,11 +76,15 @@ def _train(args) -> int:
     train, test, summary = load_motion_dataset(args.data)
     overrides = {} if args.tau is None else {"residual_dropout": args.tau}
     model = make_tokenizer(args.kind, small=not args.full_size, **overrides)
-    print(f"{args.kind}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
-          f"{len(train)} train / {len(test)} test clips ({summary['train_frames']} / {summary['test_frames']} frames)")
+    main = is_main_process()  # under `accelerate launch`, only the main process prints and writes
+    if main:
+        print(f"{args.kind}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {len(train)} "
+              f"train / {len(test)} test clips ({summary['train_frames']} / {summary['test_frames']} frames)")
     history = train_tokenizer(model, train, args.steps, batch_size=args.batch_size, window=args.window, lr=args.lr,
                               joint_weight=args.joint_weight, seed=args.seed,
                               progress=console_progress(f"train {args.kind}"), log=lambda m: print(m, file=sys.stderr))
+    if not main:
+        return 0
     metrics = evaluate_tokenizer(model, test)
     command = "python -m posemotion " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["motion-train"] else ""
     record = {**{k: v for k, v in history.items() if k != "history"}, "seconds": round(history["seconds"], 1),

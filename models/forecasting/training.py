@@ -1,36 +1,36 @@
-"""Training loop shared by every forecaster, and the checkpoint format (safetensors + JSON config).
+"""Training every forecaster (the pack's one loop, ``core/training.py``) and its checkpoints.
 
-A checkpoint is ``NAME.safetensors`` (weights; the config is repeated in its metadata) beside
-``NAME.json`` (``{"kind": ..., "config": {...}, "training": {...}}``). ``config["encoder"]``
-records which conditioning encoder produced the training features.
+A checkpoint is the pack's one format (``core/checkpoint.py``, family ``"forecaster"``):
+``NAME.safetensors`` (weights; the header is repeated in its metadata) beside ``NAME.json``
+(``{"format": "posemotion", "family": "forecaster", "kind": ..., "config": {...}, "pose_frame": ...,
+"training": {...}}``). ``config["encoder"]`` records which conditioning encoder produced the
+training features. Files written before (no "format"/"family") load unchanged.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 
 import torch
-from safetensors.torch import load_file, save_file
 
-from ..core.errors import InputError, ModelFileError
+from ..core import checkpoint
+from ..core.errors import InputError
 from ..core.resources import ProgressCallback
+from ..core.training import fit, make_accelerator
+from .baselines import BASELINES
+from .model import OneStageForecaster
 from .pose_frame import from_pose_frame
 from .types import PoseWindows
 
+FAMILY = "forecaster"
+# The registry key is the class's ``name`` (stored as "kind" in checkpoints); neural models only.
+for _cls in (OneStageForecaster, *(c for c in BASELINES.values() if issubclass(c, torch.nn.Module))):
+    checkpoint.register(FAMILY, _cls.name, _cls)
+
 
 def model_kinds() -> dict[str, type]:
-    """Every forecaster class by its ``name`` (checkpoint ``kind``)."""
-    from .baselines import BASELINES
-    from .model import OneStageForecaster
-
-    neural = [cls for cls in BASELINES.values() if issubclass(cls, torch.nn.Module)]
-    return {cls.name: cls for cls in [OneStageForecaster, *neural]}
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """Every neural forecaster class by its checkpoint ``kind`` (the class's ``name``)."""
+    return checkpoint.registry(FAMILY)
 
 
 def train_model(model, train: PoseWindows, steps: int, batch_size: int = 64, lr: float = 1e-4,
@@ -38,9 +38,11 @@ def train_model(model, train: PoseWindows, steps: int, batch_size: int = 64, lr:
                 device=None) -> dict:
     """Fit a forecaster: ``fit`` for non-neural ones, else AdamW on ``model.loss`` over random batches.
 
-    Neural models train on ``device`` (default: CUDA when available) and are left there.
-    Models with a ``prepare(train)`` step (the quantised baseline's codebook) run it first.
-    Returns a small history: losses every ~5 % of the steps and the wall time.
+    Neural models train with ``core.training.fit`` on ``device`` (default: CUDA when available, or
+    the device ``accelerate launch`` gives this process) and are left there; ``batch_size`` is the
+    global batch, split over the processes. Models with a ``prepare(train)`` step (the quantised
+    baseline's codebook) run it first. Returns a small history: losses every ~5 % of the steps
+    (main process) and the wall time.
     """
     start = time.perf_counter()
     if not isinstance(model, torch.nn.Module):
@@ -48,30 +50,17 @@ def train_model(model, train: PoseWindows, steps: int, batch_size: int = 64, lr:
         return {"steps": 0, "seconds": time.perf_counter() - start, "losses": []}
     if len(train) == 0 or steps < 1:
         raise InputError("train", f"need at least one window and one step, got {len(train)} windows, {steps} steps")
-    device = torch.device(device) if device is not None else default_device()
-    model.to(device)
-    train = train.to(device)
-    generator = torch.Generator().manual_seed(seed)
+    accelerator = make_accelerator(device)
+    model.to(accelerator.device)
+    train = train.to(accelerator.device)
     torch.manual_seed(seed)
     if hasattr(model, "prepare"):
         model.prepare(train)
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    losses, every = [], max(steps // 20, 1)
-    for step in range(1, steps + 1):
-        batch = train.select(torch.randint(len(train), (min(batch_size, len(train)),), generator=generator))
-        loss = model.loss(batch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{model.name}: loss became {loss.item()} at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        if step % every == 0 or step == steps:
-            losses.append((step, loss.item()))
-        if progress is not None:
-            progress(step, steps)
-    model.eval()
+    result = fit(model, lambda net, indices: net.loss(train.select(indices.to(accelerator.device))), steps,
+                 num_items=len(train), batch_size=min(batch_size, len(train)), lr=lr, weight_decay=weight_decay,
+                 clip=1.0, seed=seed, every=max(steps // 20, 1), progress=progress, accelerator=accelerator,
+                 name=model.name)
+    losses = [(entry["step"], entry["loss"]) for entry in result["history"]]
     return {"steps": steps, "seconds": time.perf_counter() - start, "losses": losses}
 
 
@@ -98,42 +87,12 @@ def save_checkpoint(model: torch.nn.Module, path: str, training: dict | None = N
 
     ``pose_frame`` records the coordinates the model was trained in (``pose_frame.POSE_FRAME`` or
     None for image coordinates); inference follows it."""
-    if not path.endswith(".safetensors"):
-        raise InputError("path", f"checkpoints are .safetensors files, got {path!r}")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    header = {"kind": model.name, "config": model.config, "pose_frame": pose_frame}
-    record = {**header, "training": training or {}}
-    tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
-    save_file(tensors, path, metadata={"posemotion": json.dumps(header)})
-    config_path = path[: -len(".safetensors")] + ".json"
-    with open(config_path, "w") as handle:
-        json.dump(record, handle, indent=1)
-    return path, config_path
+    return checkpoint.save_checkpoint(model, path, FAMILY, header={"pose_frame": pose_frame},
+                                      record={"training": training or {}})
 
 
 def load_checkpoint(path: str) -> torch.nn.Module:
     """Rebuild a forecaster from its checkpoint; one clear error when the files do not match."""
-    if not os.path.isfile(path):
-        raise ModelFileError(f"forecaster checkpoint not found: {path}")
-    config_path = path[: -len(".safetensors")] + ".json"
-    try:
-        from safetensors import safe_open
-
-        with safe_open(path, "pt") as handle:
-            meta = json.loads((handle.metadata() or {}).get("posemotion", "null"))
-        if meta is None and os.path.isfile(config_path):
-            with open(config_path) as handle:
-                meta = json.load(handle)
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same message
-        raise ModelFileError(f"{path} is not a PoseMotion forecaster checkpoint: {error}") from error
-    kinds = model_kinds()
-    if not meta or meta.get("kind") not in kinds:
-        raise ModelFileError(f"{path} is not a PoseMotion forecaster checkpoint (expected kind in {sorted(kinds)})")
-    model = kinds[meta["kind"]](**meta["config"])
-    try:
-        model.load_state_dict(load_file(path), strict=True)
-    except RuntimeError as error:
-        raise ModelFileError(f"{path}: weights do not match its config ({meta['kind']}): {str(error)[:300]}") from error
-    model.pose_frame = meta.get("pose_frame")
-    return model.eval()
-
+    model, header, _ = checkpoint.load_checkpoint(path, FAMILY)
+    model.pose_frame = header.get("pose_frame")
+    return model

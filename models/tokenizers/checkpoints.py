@@ -1,24 +1,24 @@
 """Saving and loading motion tokenizers: our own format and the official checkpoints.
 
-Our format: ``NAME.safetensors`` (the weights, plus ``feature_stats.mean`` / ``feature_stats.std``
-when the tokenizer carries normalisation statistics; the JSON header is repeated in the file's
-metadata) beside ``NAME.json``::
+Our format is the pack's one checkpoint format (``core/checkpoint.py``), family ``"tokenizer"``:
+``NAME.safetensors`` (the weights, plus ``feature_stats.mean`` / ``feature_stats.std`` when the
+tokenizer carries normalisation statistics; the JSON header is repeated in the file's metadata)
+beside ``NAME.json``::
 
-    {"format": "posemotion-tokenizer", "kind": "vqvae", "config": {...}, "feature_dim": 263,
+    {"format": "posemotion", "family": "tokenizer", "kind": "vqvae", "config": {...}, "feature_dim": 263,
      "fps": 20.0, "downsample": 4, "has_feature_stats": true, "extra": {...}}
+
+Files written before (header under the metadata key ``"posemotion-tokenizer"``) load unchanged.
 
 Official files (``.pth``, ``.tar``, ``.ckpt``, ``.pt``) are read by ``official.py``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 
-import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
-
+from ..core import checkpoint
+from ..core.checkpoint import load_weights_strictly
 from ..core.errors import InputError, ModelFileError
 from .base import MotionTokenizer, checked_stats
 from .official import OFFICIAL_EXTENSIONS, find_feature_stats, read_official
@@ -27,11 +27,13 @@ from .pgr2m import PGR2MTokenizer
 from .rvq import ResidualVQVAE
 from .vqvae import VQVAE
 
-# kind -> class; a new tokenizer registers with one line here.
-TOKENIZER_KINDS: dict[str, type[MotionTokenizer]] = {
-    cls.kind: cls for cls in (VQVAE, ResidualVQVAE, PartAwareVQVAE, PGR2MTokenizer)}
+FAMILY = "tokenizer"
+# kind -> class (the core registry of the "tokenizer" family); a new tokenizer registers here.
+for _cls in (VQVAE, ResidualVQVAE, PartAwareVQVAE, PGR2MTokenizer):
+    checkpoint.register(FAMILY, _cls.kind, _cls)
+TOKENIZER_KINDS: dict[str, type[MotionTokenizer]] = checkpoint.registry(FAMILY)
 
-FORMAT = "posemotion-tokenizer"
+FORMAT = "posemotion-tokenizer"  # the metadata key of files written before core/checkpoint.py
 STATS_KEYS = ("feature_stats.mean", "feature_stats.std")
 
 
@@ -49,19 +51,13 @@ def save_tokenizer(model: MotionTokenizer, path: str, stats=None, extra: dict | 
         stats = (stats.get("mean"), stats.get("std"))
     if stats is None and model.feature_mean is not None:
         stats = (model.feature_mean, model.feature_std)
-    path = str(path)
-    tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+    tensors = {}
     if stats is not None:
-        mean, std = checked_stats(*stats, model.feature_dim)
-        tensors[STATS_KEYS[0]], tensors[STATS_KEYS[1]] = mean.contiguous(), std.contiguous()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    header = {"format": FORMAT, "kind": model.kind, "config": model.config, "feature_dim": model.feature_dim,
-              "fps": model.fps, "downsample": model.downsample, "has_feature_stats": stats is not None}
-    save_file(tensors, path, metadata={FORMAT: json.dumps(header)})
-    config_path = path[: -len(".safetensors")] + ".json"
-    with open(config_path, "w") as handle:
-        json.dump({**header, "extra": extra or {}}, handle, indent=1)
-    return path, config_path
+        tensors = dict(zip(STATS_KEYS, checked_stats(*stats, model.feature_dim)))
+    header = {"feature_dim": model.feature_dim, "fps": model.fps, "downsample": model.downsample,
+              "has_feature_stats": stats is not None}
+    return checkpoint.save_checkpoint(model, str(path), FAMILY, header=header, record={"extra": extra or {}},
+                                      tensors=tensors)
 
 
 def load_tokenizer(path: str, kind: str | None = None) -> MotionTokenizer:
@@ -84,26 +80,8 @@ def load_tokenizer(path: str, kind: str | None = None) -> MotionTokenizer:
 
 
 def _load_ours(path: str) -> MotionTokenizer:
-    config_path = path[: -len(".safetensors")] + ".json"
-    try:
-        with safe_open(path, "pt") as handle:
-            header = json.loads((handle.metadata() or {}).get(FORMAT, "null"))
-        if header is None and os.path.isfile(config_path):
-            with open(config_path) as handle:
-                header = json.load(handle)
-        tensors = load_file(path)
-    except Exception as error:  # noqa: BLE001 - every unreadable file gets the same message
-        raise ModelFileError(f"{path} is not a readable PoseMotion tokenizer file: {error}") from error
-    if not isinstance(header, dict) or header.get("kind") not in TOKENIZER_KINDS:
-        found = header.get("kind") if isinstance(header, dict) else None
-        raise ModelFileError(f"{path} is not a PoseMotion tokenizer (kind {found!r}; expected one of "
-                             f"{sorted(TOKENIZER_KINDS)} in its metadata or {os.path.basename(config_path)})")
-    try:
-        model = TOKENIZER_KINDS[header["kind"]](**header["config"])
-    except (TypeError, ValueError) as error:
-        raise ModelFileError(f"{path}: its {header['kind']} config cannot be built: {error}") from error
-    mean, std = tensors.pop(STATS_KEYS[0], None), tensors.pop(STATS_KEYS[1], None)
-    load_weights_strictly(model, tensors, path)
+    model, _, extras = checkpoint.load_checkpoint(path, FAMILY, extra_keys=STATS_KEYS)
+    mean, std = extras.get(STATS_KEYS[0]), extras.get(STATS_KEYS[1])
     model.notes = []
     if mean is not None and std is not None:
         _set_stats(model, mean, std, path)
@@ -119,25 +97,7 @@ def _set_stats(model: MotionTokenizer, mean, std, source: str) -> None:
         raise ModelFileError(f"{source}: feature statistics do not fit the tokenizer: {error}") from error
 
 
-# ----------------------------------------------------------------------------- strict loading
-
-def load_weights_strictly(model: torch.nn.Module, state: dict, path: str) -> None:
-    """load_state_dict(strict=True) with one ModelFileError naming the file and the first offending keys."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [f"{k} {list(state[k].shape)} (expected {list(expected[k].shape)})"
-             for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
-    problems = []
-    for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong)):
-        if keys:
-            more = f" (+{len(keys) - 3} more)" if len(keys) > 3 else ""
-            problems.append(f"{label}: {', '.join(keys[:3])}{more}")
-    if problems:
-        raise ModelFileError(f"{path} does not match a {getattr(model, 'kind', type(model).__name__)} tokenizer "
-                             f"with config {getattr(model, 'config', {})}: " + "; ".join(problems))
-    model.load_state_dict(state, strict=True)
-
+# ----------------------------------------------------------------------------- official files
 
 def load_official_tokenizer(path: str) -> MotionTokenizer:
     kind, config, state, source = read_official(path)

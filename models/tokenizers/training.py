@@ -6,8 +6,10 @@ all such windows), normalises them with the training statistics (which the token
 plus, when ``joint_weight`` > 0, an L1 loss on joint positions recovered from the features
 (``humanml3d.features_to_joints``), which weighs the root channels by what they do to the pose.
 PGR2M's pose codes are measured once per training clip (:func:`frame_pose_codes`) and sliced per
-window. AdamW, gradient clipping at 1, a linear warm-up over the first 5 % of the steps. Seeding covers
-torch, Python's ``random`` (residual-VQ quantiser dropout) and the window sampler.
+window. The pack's one loop (``core.training.fit``, on Accelerate): AdamW, gradient clipping at 1, a
+linear warm-up over the first 5 % of the steps; ``batch_size`` is the global batch, split over the
+processes of ``accelerate launch``. Seeding covers torch, Python's ``random`` (residual-VQ quantiser
+dropout) and the window sampler.
 
 ``evaluate_tokenizer`` encodes and decodes whole held-out clips and reports joint-space errors in
 millimetres (both sides recovered from features with ``features_to_joints``), codebook usage and
@@ -23,6 +25,7 @@ import torch
 
 from ..core.errors import InputError
 from ..core.resources import ProgressCallback
+from ..core.training import fit, make_accelerator
 from .dataset import MotionClips
 from .metrics import codebook_summary, reconstruction_metrics_mm, token_agreement
 
@@ -39,10 +42,6 @@ SMALL_CONFIGS: dict[str, dict] = {
     "part_vq": dict(num_codes=256, code_dim=128, width=128, depth=2),
     "pgr2m": dict(num_codes=256, code_dim=128, width=128, depth=2, attention_dim=128),
 }
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def tokenizer_kinds() -> dict[str, type]:
@@ -103,7 +102,8 @@ def train_tokenizer(model, train: MotionClips, steps: int, batch_size: int = 32,
     """Fit ``model`` on random training windows; returns the loss history and the wall time.
 
     The tokenizer takes the training statistics unless it already has its own. It trains on
-    ``device`` (default: CUDA when available) and is returned to the CPU in eval mode.
+    ``device`` (default: CUDA when available, or the device ``accelerate launch`` gives this
+    process) and is returned to the CPU in eval mode. The history comes from the main process.
     """
     if steps < 1:
         raise InputError("steps", f"expected at least 1, got {steps}")
@@ -112,48 +112,36 @@ def train_tokenizer(model, train: MotionClips, steps: int, batch_size: int = 32,
     start_time = time.perf_counter()
     torch.manual_seed(seed)
     random.seed(seed)
-    generator = torch.Generator().manual_seed(seed)
     if model.feature_mean is None:
         model.set_feature_stats(*feature_stats(model, train.stats))
     starts = _window_starts(train, window)
-    device = torch.device(device) if device is not None else default_device()
-    model.to(device).train()
+    accelerator = make_accelerator(device)
+    device = accelerator.device
+    model.to(device)
     features = raw_inputs(model, train.features, train.hands).to(device)
     body_dim = train.features.shape[1]
     codes = frame_pose_codes(train).to(device) if model.kind == "pgr2m" else None
     offsets = torch.arange(window)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    warmup = max(steps // 20, 1)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
-    history, every = [], max(steps // 10, 1)
-    for step in range(1, steps + 1):
-        rows = (starts[torch.randint(len(starts), (batch_size,), generator=generator)][:, None] + offsets).to(device)
+
+    def window_loss(net, indices: torch.Tensor):
+        rows = (starts[indices][:, None] + offsets).to(device)
         batch = features[rows]
         if codes is None:
-            recon, losses = model(model.normalise(batch))
+            recon, losses = net(net.normalise(batch))
         else:
-            recon, losses = model(model.normalise(batch), pose_codes=codes[rows])
+            recon, losses = net(net.normalise(batch), pose_codes=codes[rows])
         if joint_weight > 0:
-            losses = {**losses, "joints": joint_weight * joint_loss(model, recon, batch[..., :body_dim])}
-        loss = sum(losses.values())
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{model.kind}: loss became {loss.item()} at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        if step % every == 0 or step == steps or step == 1:
-            entry = {"step": step, "loss": loss.item(), **{k: v.item() for k, v in losses.items()}}
-            history.append(entry)
-            if log is not None:
-                log(f"  step {step}/{steps}: " + ", ".join(f"{k} {v:.4f}" for k, v in entry.items() if k != "step"))
-        if progress is not None:
-            progress(step, steps)
+            losses = {**losses, "joints": joint_weight * joint_loss(net, recon, batch[..., :body_dim])}
+        return sum(losses.values()), losses
+
+    result = fit(model, window_loss, steps, num_items=len(starts), batch_size=batch_size, lr=lr,
+                 weight_decay=weight_decay, clip=1.0, warmup=max(steps // 20, 1), seed=seed,
+                 every=max(steps // 10, 1), record_first=True, progress=progress, log=log, accelerator=accelerator,
+                 name=model.kind)
     model.cpu().eval()
-    return {"steps": steps, "seconds": time.perf_counter() - start_time, "history": history,
+    return {"steps": steps, "seconds": time.perf_counter() - start_time, "history": result["history"],
             "batch_size": batch_size, "window": window, "lr": lr, "joint_weight": joint_weight, "seed": seed,
-            "device": device.type}
+            "device": device.type, "num_processes": result["num_processes"]}
 
 
 def frame_pose_codes(clips: MotionClips) -> torch.Tensor:
