@@ -15,12 +15,15 @@ thresholded per frame with Otsu's method. Masks are bool [B, F*H*W] in token ord
 anchor's mask uses all mask blocks; the current segment's mask at a shared block uses the mask blocks
 before it (cross-attention runs after self-attention within a block).
 
-Ranges are half-open (start, end) over step indices of the sampling loop and block indices. The pipeline
-drives the controller: `mode`, `set_step(i)` every step, `set_branch("cond"|"uncond")` before each
-classifier-free-guidance pass (run the conditional pass first: the unconditional pass reuses its masks).
+Ranges are half-open (start, end) over step indices of the sampling loop and block indices. Framing
+presets are the paper's ranges for the 14B's 40 blocks; `scaled_preset` scales the block ranges to
+another depth (30 for Wan 1.3B). The pipeline drives the controller: `mode`, `set_step(i)` every step,
+`set_branch("cond"|"uncond")` before each classifier-free-guidance pass (run the conditional pass
+first: the unconditional pass reuses its masks).
 """
 
 import math
+import re
 from typing import Literal
 
 import torch
@@ -33,6 +36,14 @@ MODES = ("off", "record", "share")
 BRANCHES = ("cond", "uncond")
 OTSU_BINS = 256
 NORMALISE_EPS = 1e-6
+PAPER_DEPTH = 40  # the framing presets are the paper's, for the 14B's 40 blocks
+PAPER_MASK_BLOCKS = (0, 11)
+FRAMING_PRESETS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {  # framing -> (steps, blocks)
+    "close_up": ((0, 1), (34, 40)),
+    "half_body": ((0, 2), (34, 40)),
+    "full_body": ((0, 4), (32, 40)),
+    "distant": ((0, 4), (30, 40)),
+}
 
 
 def subject_attention_map(query: torch.Tensor, text_key: torch.Tensor, token_indices: list[int]) -> torch.Tensor:
@@ -84,22 +95,37 @@ def _check_range(name: str, value: tuple[int, int]) -> tuple[int, int]:
     return start, end
 
 
+def parse_range(text: str, name: str) -> tuple[int, int]:
+    """'0-2' -> (0, 2): a half-open range [start, end) typed as text ('-', ':' or ',' between)."""
+    match = re.fullmatch(r"\s*(\d+)\s*[-:,]\s*(\d+)\s*", text or "")
+    if not match or int(match[1]) >= int(match[2]):
+        raise InputError(name, f"{text!r}: expected 'start-end' with start < end, e.g. '0-2' (end excluded)")
+    return int(match[1]), int(match[2])
+
+
+def scaled_preset(framing: str, depth: int) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """(steps, blocks, mask_blocks) of a framing preset for a model of ``depth`` blocks: the paper's
+    block ranges (for 40 blocks) scaled to the depth, keeping the deepest blocks shared."""
+    if framing not in FRAMING_PRESETS:
+        raise InputError("framing", f"expected one of {sorted(FRAMING_PRESETS)}, got {framing!r}")
+    steps, (start, end) = FRAMING_PRESETS[framing]
+    scale = depth / PAPER_DEPTH
+    blocks = (min(depth - 1, round(start * scale)), max(1, round(end * scale)))
+    mask_blocks = (0, max(1, round(PAPER_MASK_BLOCKS[1] * scale)))
+    return steps, blocks, mask_blocks
+
+
 class KVShareController:
     """State shared by the KV-sharing attention processors of one `PoseGenTransformer`."""
 
-    FRAMING_PRESETS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
-        "close_up": ((0, 1), (34, 40)),
-        "half_body": ((0, 2), (34, 40)),
-        "full_body": ((0, 4), (32, 40)),
-        "distant": ((0, 4), (30, 40)),
-    }
+    FRAMING_PRESETS = FRAMING_PRESETS  # unscaled: the paper's 40 blocks
 
     def __init__(
         self,
         steps: tuple[int, int],
         blocks: tuple[int, int],
         subject_token_indices: list[int],
-        mask_blocks: tuple[int, int] = (0, 11),
+        mask_blocks: tuple[int, int] = PAPER_MASK_BLOCKS,
         cache_device: torch.device | str | None = None,
         mask_subject_keys: bool = True,
     ):

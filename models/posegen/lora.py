@@ -13,6 +13,10 @@ original module names (see :mod:`.loading`), optionally prefixed ``transformer.`
 The file's alpha/rank scale and the user's ``strength`` are folded into ``lora_B``, so every adapter
 runs at peft scaling 1 whatever its rank. Merging keeps a copy of each touched base weight (on
 ``backup_device``, as ComfyUI's patcher does) so :func:`unload_lora` restores the weights bit for bit.
+
+:class:`PhaseLoras` gives each PoseGen segment kind ("base", "interpolation") its own LoRA on one
+shared backbone and switches between them per segment: active peft adapters switched (``separate``),
+or the previous LoRA unloaded exactly and the next merged (``merge``).
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import re
 
 import torch
 import torch.nn as nn
+from peft import LoraConfig, inject_adapter_in_model, set_peft_model_state_dict
+from peft.tuners.lora import LoraLayer
 
-from ..core.errors import ModelFileError
+from ..core.errors import InputError, ModelFileError
 from .loading import diffusers_module_to_original, original_module_to_diffusers, read_state_dict
 
 _PREFIXES = ("transformer.", "model.diffusion_model.", "diffusion_model.", "base_model.model.", "pipe.dit.")
@@ -33,7 +39,20 @@ _BACKUP_ATTRIBUTE = "_posemotion_lora_backup"
 
 
 def _adaptable_modules(model: nn.Module) -> dict[str, nn.Module]:
-    return {name: module for name, module in model.named_modules() if isinstance(module, (nn.Linear, nn.Conv3d))}
+    """Linear and Conv3d layers by name; a layer peft already wraps (another adapter is loaded) under
+    the wrapper's name, as its base layer (the wrapper's own children are no targets)."""
+    wrapped = {name: module.get_base_layer() for name, module in model.named_modules()
+               if isinstance(module, LoraLayer)}
+    found = {}
+    for name, module in model.named_modules():
+        parts = name.split(".")
+        if any(".".join(parts[:i]) in wrapped for i in range(1, len(parts))):
+            continue
+        if name in wrapped:
+            found[name] = wrapped[name]
+        elif isinstance(module, (nn.Linear, nn.Conv3d)):
+            found[name] = module
+    return found
 
 
 def _module_resolver(model: nn.Module):
@@ -115,9 +134,6 @@ def load_lora(model: nn.Module, path: str, *, strength: float = 1.0, merge: bool
               adapter_name: str = "default", backup_device: str | torch.device = "cpu") -> list[str]:
     """Attach the LoRA in ``path`` to ``model`` (in place) as peft adapter ``adapter_name``; with
     ``merge`` its product is added into the base weights. Returns the adapted module names."""
-    from peft import LoraConfig, inject_adapter_in_model, set_peft_model_state_dict
-    from peft.tuners.lora import LoraLayer
-
     peft_state, ranks = read_lora(path, model, strength)
     if any(adapter_name in m.lora_A for m in model.modules() if isinstance(m, LoraLayer)):
         raise ModelFileError(f"{path}: an adapter named {adapter_name!r} is already loaded; unload it or pick another name")
@@ -149,8 +165,6 @@ def load_lora(model: nn.Module, path: str, *, strength: float = 1.0, merge: bool
 def unload_lora(model: nn.Module) -> None:
     """Remove every LoRA adapter: wrappers give way to their base layers and merged weights are
     restored from their backups, so the model computes exactly what it did before."""
-    from peft.tuners.lora import LoraLayer
-
     backup = getattr(model, _BACKUP_ATTRIBUTE, None) or {}
     wrapped = [(name, m) for name, m in model.named_modules() if isinstance(m, LoraLayer)]
     for name, layer in wrapped:
@@ -164,3 +178,55 @@ def unload_lora(model: nn.Module) -> None:
         delattr(model, _BACKUP_ATTRIBUTE)
     if hasattr(model, "peft_config"):  # set by peft's injection
         del model.peft_config
+
+
+LORA_MODES = ("merge", "separate")
+
+
+class PhaseLoras:
+    """LoRAs of segment kinds on one shared ``backbone`` (kind -> LoRA file), one kind active at a time.
+
+    ``separate``: every LoRA is loaded now as a peft adapter named after its kind, and :meth:`select`
+    switches the active adapter (exact, slower per step). ``merge``: :meth:`select` unloads the merged
+    LoRA (weights restored bit for bit) and merges the kind's own (fast sampling, a re-merge per
+    switch). A kind without a LoRA runs the plain backbone. Nothing is active before the first
+    :meth:`select`; ``phase`` is the kind selected last.
+    """
+
+    def __init__(self, backbone: nn.Module, paths: dict[str, str], mode: str = "merge", strength: float = 1.0):
+        if mode not in LORA_MODES:
+            raise InputError("lora_mode", f"expected one of {LORA_MODES}, got {mode!r}")
+        self.backbone, self.paths, self.mode, self.strength = backbone, dict(paths), mode, strength
+        self.phase: str | None = None
+        if mode == "separate":
+            for kind, path in self.paths.items():
+                load_lora(backbone, path, strength=strength, adapter_name=kind)
+
+    @classmethod
+    def for_models(cls, backbone: nn.Module, interpolation_model: nn.Module | None, base_lora: str | None,
+                   interpolation_lora: str | None, mode: str = "merge", strength: float = 1.0) -> "PhaseLoras":
+        """PoseGen's LoRAs: an interpolation LoRA on a separate ``interpolation_model`` is applied there
+        for good (merged, or as its active adapter); the others switch per segment kind on ``backbone``."""
+        if mode not in LORA_MODES:
+            raise InputError("lora_mode", f"expected one of {LORA_MODES}, got {mode!r}")
+        paths = {} if base_lora is None else {"base": base_lora}
+        if interpolation_lora is not None:
+            if interpolation_model is not None:
+                load_lora(interpolation_model, interpolation_lora, strength=strength, merge=mode == "merge")
+            else:
+                paths["interpolation"] = interpolation_lora
+        return cls(backbone, paths, mode, strength)
+
+    def select(self, kind: str) -> None:
+        """Make ``kind``'s LoRA the active one on the backbone (no-op when it already is)."""
+        if not self.paths or kind == self.phase:
+            return
+        if self.mode == "separate":
+            for layer in self.backbone.modules():
+                if isinstance(layer, LoraLayer):
+                    layer.set_adapter([kind])  # a kind without an adapter: none active
+        else:
+            unload_lora(self.backbone)
+            if kind in self.paths:
+                load_lora(self.backbone, self.paths[kind], strength=self.strength, merge=True, adapter_name=kind)
+        self.phase = kind

@@ -4,10 +4,14 @@ Block swap keeps the last N transformer blocks on an offload device (the CPU) an
 the compute device just before it runs (forward pre-hook) and back right after (forward hook), so
 only one swapped block's weights are resident at a time. The deep blocks are swapped because KV-
 sharing works there and the shallow ones are needed for subject masks: both kinds still run, only
-where their weights live changes.
+where their weights live changes. :func:`block_swapped` is the whole lifecycle around one sampling
+run: room asked for, swap attached, and the device given back when sampling stops, interrupted or not.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 
@@ -74,6 +78,28 @@ def resident_bytes(transformer: torch.nn.Module, num_blocks: int) -> int:
     total = size(transformer)
     swapped = sum(size(b) for b in blocks[len(blocks) - num_blocks:]) if num_blocks else 0
     return total - swapped + (size(blocks[-1]) if num_blocks else 0)
+
+
+@contextmanager
+def block_swapped(transformer: torch.nn.Module, num_blocks: int, compute_device: torch.device | str,
+                  offload_device: torch.device | str = "cpu",
+                  make_room: Callable[[int], None] | None = None) -> Iterator[None]:
+    """``with block_swapped(transformer, n, compute): sample(...)``: the last ``n`` blocks swapped in
+    and out while the body runs (0: nothing happens). ``make_room(bytes)`` is asked first for the
+    memory the swap keeps resident (a memory manager may evict other models). The swap places the
+    model itself, so on leaving, normally or by an exception, the whole transformer goes back to
+    ``offload_device`` and the compute device is free again."""
+    if not num_blocks:
+        yield
+        return
+    if make_room is not None:
+        make_room(resident_bytes(transformer, num_blocks))
+    swap = BlockSwap(transformer, num_blocks, compute_device, offload_device)
+    try:
+        with swap:
+            yield
+    finally:
+        transformer.to(offload_device)
 
 
 def enable_vae_tiling(vae: torch.nn.Module, enabled: bool = True) -> None:

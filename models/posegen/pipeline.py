@@ -4,7 +4,8 @@ Segment-interleaved generation (paper Sec. 3.3): base segments (even plan indice
 each independently, the first one recording background keys/values that later base segments share;
 interpolation segments (odd indices) then regenerate the gaps, seeing the neighbours' last/first
 frames as given pixel frames (frame mask 1) in place of their pose frames; ``merge_segments``
-cross-fades everything into one clip.
+cross-fades everything into one clip. A clip's plan is made once (``segment_plan``: the caller's
+plan, checked against the settings, or one planned from them) and ``generate`` takes it as it is.
 
 Types: frames are IMAGE tensors [F,H,W,3] float 0..1 on the CPU; latents as in ``conditioning``.
 The overlapping-context-window sampler the peers use (UniAnimate-DiT, WanVideoWrapper) is here too,
@@ -22,11 +23,12 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 from ..core.errors import InputError
 from ..core.resources import ProgressCallback
 from . import conditioning as cond
-from .kv_share import KVShareController
-from .segments import merge_segments, pad_poses, plan_segments, segment_inputs
+from .kv_share import FRAMING_PRESETS, PAPER_MASK_BLOCKS, KVShareController, parse_range, scaled_preset
+from .segments import SegmentPlan, merge_segments, pad_poses, plan_segments, segment_inputs
 
 Interrupt = Callable[[], None]  # raises to stop between steps (bridge.check_interrupt in ComfyUI)
 SegmentCallback = Callable[[int, int, str], None]  # on_segment(done, total, kind) before each segment
+KV_SHARE_CHOICES = ("off", *FRAMING_PRESETS, "custom")
 
 
 @dataclass
@@ -55,8 +57,25 @@ class KVShareSettings:
 
     steps: tuple[int, int] = (0, 2)
     blocks: tuple[int, int] = (34, 40)
-    mask_blocks: tuple[int, int] = (0, 11)
+    mask_blocks: tuple[int, int] = PAPER_MASK_BLOCKS
     cache_device: torch.device | str | None = None  # None: the transformer's device
+
+
+def kv_share_settings(choice: str, depth: int, kv_steps: str = "", kv_blocks: str = "",
+                      cache_device: torch.device | str | None = None) -> KVShareSettings | None:
+    """Settings for one of ``KV_SHARE_CHOICES`` on a transformer of ``depth`` blocks: "off" -> None, a
+    framing preset with its blocks scaled to the depth, or "custom" ranges typed as 'start-end' text
+    (mask blocks then the paper's first 11, fewer in a shallower model)."""
+    if choice == "off":
+        return None
+    if choice == "custom":
+        steps, blocks = parse_range(kv_steps, "kv_steps"), parse_range(kv_blocks, "kv_blocks")
+        mask_blocks = (0, min(PAPER_MASK_BLOCKS[1], depth))
+    elif choice in FRAMING_PRESETS:
+        steps, blocks, mask_blocks = scaled_preset(choice, depth)
+    else:
+        raise InputError("kv_share", f"expected one of {KV_SHARE_CHOICES}, got {choice!r}")
+    return KVShareSettings(steps=steps, blocks=blocks, mask_blocks=mask_blocks, cache_device=cache_device)
 
 
 @dataclass
@@ -71,6 +90,27 @@ class SamplerSettings:
     seed: int = 0
     shift: float = 5.0  # flow-matching timestep shift (Wan2.1 720p / DiffSynth default)
     negative_prompt: str = ""
+
+
+def segment_plan(num_frames: int, settings: SamplerSettings, plan: SegmentPlan | None = None) -> SegmentPlan:
+    """The clip's one segment plan: ``plan`` when given, after checking that it was made for
+    ``num_frames`` frames and agrees with the settings (segment length; head and tail unless None),
+    else planned from the settings."""
+    if plan is None:
+        return plan_segments(num_frames, segment_length=settings.segment_length, head=settings.head,
+                             tail=settings.tail)
+    if plan.num_frames != num_frames:
+        raise InputError("plan", f"planned for {plan.num_frames} frames, pose_frames has {num_frames}")
+    for name, planned in (("segment_length", plan.segment_length), ("head", plan.head), ("tail", plan.tail)):
+        value = getattr(settings, name)
+        if value is not None and value != planned:
+            raise InputError(name, f"{value}, but the plan's is {planned}: set both to one value, or give no plan")
+    return plan
+
+
+def total_steps(plan: SegmentPlan, settings: SamplerSettings) -> int:
+    """Sampling steps of a whole clip (what ``generate`` reports progress against)."""
+    return settings.steps * len(plan.segments)
 
 
 @dataclass
@@ -228,9 +268,10 @@ def generate(models: PoseGenModels, reference_image: torch.Tensor, pose_frames: 
              subject_word: str = "", settings: SamplerSettings | None = None,
              hand_frames: torch.Tensor | None = None, kv_share: KVShareSettings | None = None,
              progress: ProgressCallback | None = None, on_segment: SegmentCallback | None = None,
-             interrupt: Interrupt | None = None) -> torch.Tensor:
+             interrupt: Interrupt | None = None, plan: SegmentPlan | None = None) -> torch.Tensor:
     """Generate ``len(pose_frames)`` frames [N,H,W,3] float 0..1 following the poses.
 
+    ``plan`` is the clip's segment plan (see ``segment_plan``; None: planned from ``settings``).
     ``kv_share`` None turns background KV-sharing off (no subject word needed). Sizes: pose and hand
     frames are resized to (width, height) when their aspect ratio matches and rejected otherwise; the
     reference image is centre-cropped to that aspect (with a warning) and resized. Fewer pose frames
@@ -239,13 +280,12 @@ def generate(models: PoseGenModels, reference_image: torch.Tensor, pose_frames: 
     Interrupting (``interrupt`` raising) between steps leaves the models as they were.
     """
     settings = settings or SamplerSettings()
-    plan = plan_segments(len(pose_frames), segment_length=settings.segment_length, head=settings.head,
-                         tail=settings.tail)
+    plan = segment_plan(len(pose_frames), settings, plan)
     p = _prepare(models, reference_image, pose_frames, hand_frames, prompt, subject_word, settings,
                  want_subject=kv_share is not None)
     poses = pad_poses(p.poses, plan)
     hands = None if p.hands is None else pad_poses(p.hands, plan)
-    counter = _StepCounter(settings.steps * len(plan.segments), progress, interrupt)
+    counter = _StepCounter(total_steps(plan, settings), progress, interrupt)
     controller = _kv_controller(kv_share, p, _use(models.transformer), settings)
     frames: dict[int, torch.Tensor] = {}
     order = [*plan.base_segments, *plan.interpolation_segments]

@@ -9,7 +9,15 @@ import torch
 from diffusers.models.transformers.transformer_wan import WanAttention, WanAttnProcessor
 from posemotion.models.core.errors import InputError
 from posemotion.models.posegen.attention import KVShareSelfAttnProcessor, SubjectMapCrossAttnProcessor
-from posemotion.models.posegen.kv_share import KVShareController, otsu_mask, subject_attention_map
+from posemotion.models.posegen.kv_share import (
+    FRAMING_PRESETS,
+    KVShareController,
+    otsu_mask,
+    parse_range,
+    scaled_preset,
+    subject_attention_map,
+)
+from posemotion.models.posegen.pipeline import KV_SHARE_CHOICES, KVShareSettings, kv_share_settings
 from posemotion.models.posegen.transformer import PoseGenTransformer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: a 2nd thread only contends
@@ -291,6 +299,39 @@ def test_ranges_are_validated_against_schedule_and_model():
     too_deep.mode = "record"
     with pytest.raises(InputError, match=r"kv_share blocks.*\[2, 5\).*3 blocks"):
         run_segment(model, segment_inputs(5), too_deep, "record")
+
+
+def test_framing_presets_are_the_papers_at_40_blocks_and_scale():
+    assert KVShareController.FRAMING_PRESETS is FRAMING_PRESETS  # one table
+    for name, (steps, blocks) in FRAMING_PRESETS.items():
+        assert scaled_preset(name, 40) == (steps, blocks, (0, 11))
+    assert scaled_preset("half_body", 30) == ((0, 2), (26, 30), (0, 8))  # Wan 1.3B: 34*0.75 = 25.5
+    assert scaled_preset("close_up", 4)[1] == (3, 4)
+    assert scaled_preset("distant", 1) == ((0, 4), (0, 1), (0, 1))  # never an empty range
+    with pytest.raises(InputError, match="framing"):
+        scaled_preset("wide", 40)
+
+
+def test_ranges_typed_as_text_parse_half_open():
+    assert parse_range(" 0 - 2", "kv_steps") == (0, 2)
+    assert parse_range("34:40", "kv_blocks") == parse_range("34,40", "kv_blocks") == (34, 40)
+    for bad in ("2-2", "a-b", "3", "", None, "3-1", "-1-2"):
+        with pytest.raises(InputError, match="kv_steps") as error:
+            parse_range(bad, "kv_steps")
+        assert error.value.input_name == "kv_steps" and "start < end" in str(error.value)
+
+
+def test_kv_share_choices_become_settings_for_the_models_depth():
+    assert KV_SHARE_CHOICES == ("off", *FRAMING_PRESETS, "custom")
+    assert kv_share_settings("off", 40) is None
+    assert kv_share_settings("half_body", 30, "9-9", "bad", cache_device="cpu") == KVShareSettings(
+        steps=(0, 2), blocks=(26, 30), mask_blocks=(0, 8), cache_device="cpu")  # the texts count for custom only
+    assert kv_share_settings("custom", 40, "0-1", "2-4") == KVShareSettings((0, 1), (2, 4), (0, 11))
+    assert kv_share_settings("custom", 4, "0-1", "2-4").mask_blocks == (0, 4)
+    with pytest.raises(InputError, match="kv_blocks"):
+        kv_share_settings("custom", 40, "0-1", "4-2")
+    with pytest.raises(InputError, match="kv_share"):
+        kv_share_settings("wide", 40)
 
 
 def test_sharing_without_a_recorded_anchor_says_what_to_do():

@@ -131,6 +131,35 @@ def test_bad_inputs_name_the_input(models, inputs, change, name, text):
     assert error.value.input_name == name and text in str(error.value)
 
 
+def test_a_given_plan_is_used_as_it_is(models, inputs, reference_run, monkeypatch):
+    plan = plan_segments(24, 13, 5, 4)
+    assert pl.segment_plan(24, settings(), plan) is plan
+    assert pl.segment_plan(24, settings(head=None, tail=None), plan) is plan  # None: the plan's
+    assert pl.segment_plan(24, settings()) == plan
+    assert pl.total_steps(plan, settings()) == 3 * 3
+
+    def no_planning(*args, **kwargs):
+        raise AssertionError("planned again")
+
+    monkeypatch.setattr(pl, "plan_segments", no_planning)
+    reference, poses, hands = inputs
+    reports = []
+    frames = pl.generate(models, reference, poses, PROMPT, "woman", settings(), hand_frames=hands, kv_share=KV,
+                         plan=plan, progress=lambda done, total: reports.append(total))
+    assert torch.equal(frames, reference_run) and set(reports) == {pl.total_steps(plan, settings())}
+
+
+@pytest.mark.parametrize("frames, change, name", [
+    (20, {}, "plan"), (24, dict(segment_length=17), "segment_length"), (24, dict(head=4), "head"),
+    (24, dict(tail=5), "tail"),
+])
+def test_a_plan_that_disagrees_is_refused(frames, change, name):
+    plan = plan_segments(24, 13, 5, 4)
+    with pytest.raises(InputError) as error:
+        pl.segment_plan(frames, settings(**change), plan)
+    assert error.value.input_name == name
+
+
 def test_reference_of_another_aspect_is_cropped_with_a_warning():
     image = torch.zeros(1, 40, 100, 3)
     image[:, :, 30:70] = 1  # a white centre band: the crop keeps it, a stretch would not fill the frame
