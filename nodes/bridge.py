@@ -7,17 +7,22 @@ Without ComfyUI:
 - models live under ``$POSEMOTION_MODELS_DIR/<folder>`` (default ``~/.cache/posemotion/models``);
 - inputs are read from ``$POSEMOTION_INPUT_DIR`` (default ``./input``) and outputs written to
   ``$POSEMOTION_OUTPUT_DIR`` (default ``./output``);
-- models run on CUDA when available, else the CPU; progress is printed to stderr.
+- models run on CUDA when available, else the CPU; progress is printed to stderr;
+- every file or folder name taken from a node input must stay inside its folder (``contained``):
+  no absolute path, no ``..``, no symbolic link leading out. Inside ComfyUI the server only accepts
+  the listed names and ``folder_paths`` resolves model files (links there are the user's setup), so
+  only the first two checks apply.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import torch
 
-from ..models.core.errors import ModelFileError
+from ..models.core.errors import InputError, ModelFileError
 from ..models.core.resources import console_progress
 
 try:  # ComfyUI present: the server imports us after its own modules are set up.
@@ -49,6 +54,26 @@ CORE_MODEL_FOLDERS: dict[str, set[str]] = {
     "loras": {".safetensors", ".bin", ".pt", ".ckpt"},
 }
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif"}
+# A model folder (Hugging Face, diffusers, PoseGen) holds one of these; a tokenizer folder one of the others.
+MODEL_MARKERS = ("config.json", "model_config.json")
+TOKENIZER_MARKERS = ("tokenizer.json", "spiece.model", "tokenizer_config.json")
+BUNDLED_PREFIX = "[bundled] "  # the pack's own checkpoints, listed after the user's files
+
+
+def contained(root: str | os.PathLike, name: str, input_name: str) -> Path:
+    """``root/name`` for a name taken from a node input, or one InputError naming the input and the
+    folder: the name must be relative, without ``..``, and (outside ComfyUI) not lead out of ``root``
+    through a symbolic link."""
+    posix = PurePosixPath(str(name).replace("\\", "/"))  # Windows separators count too
+    if not name or posix.is_absolute() or PureWindowsPath(name).drive or ".." in posix.parts:
+        raise InputError(input_name, f"{name!r} must be a name inside the folder {root} "
+                                     "(no absolute path, no '..')")
+    path = Path(root) / name
+    if not IN_COMFYUI:
+        real_root, real = os.path.realpath(root), os.path.realpath(path)
+        if os.path.commonpath([real_root, real]) != real_root:
+            raise InputError(input_name, f"{name!r} leads outside the folder {root} (to {real})")
+    return path
 
 
 def register_model_folders() -> None:
@@ -95,37 +120,77 @@ def list_models(folder: str) -> list[str]:
     return sorted(set(names))
 
 
-def list_model_dirs(folder: str) -> list[str]:
-    """Sub-folders holding a Hugging Face model (a config.json), for folder-style loaders such as BLIP."""
+def list_model_dirs(folder: str, markers: tuple[str, ...] = MODEL_MARKERS) -> list[str]:
+    """Sub-folders (relative names) holding one of ``markers``: Hugging Face, diffusers or PoseGen
+    model folders by default, tokenizer folders with TOKENIZER_MARKERS."""
     names = set()
     for root in model_folder_paths(folder):
         base = Path(root)
         if base.is_dir():
-            names |= {p.parent.relative_to(base).as_posix() for p in base.rglob("config.json") if p.parent != base}
+            names |= {p.parent.relative_to(base).as_posix() for marker in markers for p in base.rglob(marker)
+                      if p.parent != base}
     return sorted(names)
 
 
-def resolve_model_dir(folder: str, name: str) -> str:
+def list_model_entries(folder: str, markers: tuple[str, ...] = MODEL_MARKERS) -> list[str]:
+    """A loader combo of model folders (list_model_dirs) then single weight files outside them."""
+    folders = list_model_dirs(folder, markers)
+    files = [f for f in list_models(folder) if not f.endswith(".json")
+             and not any(f.startswith(d + "/") for d in folders)]
+    return folders + files
+
+
+def resolve_model_dir(folder: str, name: str, input_name: str = "model",
+                      markers: tuple[str, ...] = MODEL_MARKERS) -> str:
+    """Full path of a model folder holding one of ``markers``, or one error naming where we looked."""
     for root in model_folder_paths(folder):
-        path = Path(root) / name
-        if (path / "config.json").is_file():
+        path = contained(root, name, input_name)
+        if any((path / marker).is_file() for marker in markers):
             return str(path)
-    raise ModelFileError(f"model folder {name!r} with a config.json not found in '{folder}' "
-                         f"(searched {model_folder_paths(folder)})")
+    raise ModelFileError(f"{input_name}: model folder {name!r} with one of {list(markers)} not found in "
+                         f"'{folder}' (searched {model_folder_paths(folder)})")
 
 
-def resolve_model(folder: str, filename: str) -> str:
+def resolve_model_entry(folder: str, name: str, input_name: str, markers: tuple[str, ...] = MODEL_MARKERS) -> str:
+    """An entry of list_model_entries: a model folder, else a single file (resolve_model)."""
+    for root in model_folder_paths(folder):
+        if contained(root, name, input_name).is_dir():
+            return resolve_model_dir(folder, name, input_name, markers)
+    return resolve_model(folder, name, input_name)
+
+
+def resolve_model(folder: str, filename: str, input_name: str = "model") -> str:
     """Full path of a model file, or one error naming the folder, the file and where we looked."""
     if IN_COMFYUI:
+        contained(folder, filename, input_name)  # the name checks; folder_paths joins and follows links
         path = folder_paths.get_full_path(folder, filename)
     else:
-        candidates = [Path(root) / filename for root in model_folder_paths(folder)]
+        candidates = [contained(root, filename, input_name) for root in model_folder_paths(folder)]
         path = next((str(p) for p in candidates if p.is_file()), None)
     if path is None or not os.path.isfile(path):
         raise ModelFileError(
             f"model file {filename!r} not found in folder '{folder}' (searched {model_folder_paths(folder)}); "
             f"expected one of the extensions {sorted(_extensions(folder))}")
     return path
+
+
+def list_checkpoints(folder: str, suffixes: tuple[str, ...], bundled_dir: str) -> list[str]:
+    """A checkpoint combo: the user's files in ``folder`` with these suffixes, then the pack's bundled
+    ``.safetensors`` in ``bundled_dir`` as ``"[bundled] <file>"``."""
+    files = [f for f in list_models(folder) if f.lower().endswith(suffixes)]
+    bundled = sorted(BUNDLED_PREFIX + f for f in os.listdir(bundled_dir)
+                     if f.endswith(".safetensors")) if os.path.isdir(bundled_dir) else []
+    return files + bundled
+
+
+def resolve_checkpoint(folder: str, choice: str, bundled_dir: str, input_name: str = "checkpoint") -> str:
+    """Full path of a list_checkpoints entry: a bundled file in ``bundled_dir`` or a model file."""
+    if choice.startswith(BUNDLED_PREFIX):
+        path = contained(bundled_dir, choice[len(BUNDLED_PREFIX):], input_name)
+        if not path.is_file():
+            raise ModelFileError(f"{input_name}: bundled checkpoint {choice!r} not found in {bundled_dir}")
+        return str(path)
+    return resolve_model(folder, choice, input_name)
 
 
 def input_directory() -> str:
@@ -148,13 +213,17 @@ def list_input_files(extensions: set[str]) -> list[str]:
 
 
 def input_modified_time(filename: str) -> float:
-    """For IS_CHANGED: the input file's modification time (NaN when missing, so the node reruns)."""
-    path = Path(input_directory()) / filename
+    """For IS_CHANGED: the input file's modification time (NaN when missing or not allowed, so the node
+    reruns and reports it)."""
+    try:
+        path = contained(input_directory(), filename, "input")
+    except InputError:
+        return float("nan")
     return path.stat().st_mtime if path.is_file() else float("nan")
 
 
 def resolve_input(filename: str, input_name: str) -> str:
-    path = Path(input_directory()) / filename
+    path = contained(input_directory(), filename, input_name)
     if not path.is_file():
         raise FileNotFoundError(f"{input_name}: file {filename!r} not found in the input directory {input_directory()}")
     return str(path)
@@ -162,17 +231,23 @@ def resolve_input(filename: str, input_name: str) -> str:
 
 def output_path(filename_prefix: str, suffix: str) -> tuple[str, str, str]:
     """A new, unused output file: (full path, file name, subfolder)."""
-    root = Path(output_directory())
+    root = output_directory()
     subfolder, prefix = os.path.split(filename_prefix)
-    folder = (root / subfolder).resolve()
-    if root.resolve() not in (folder, *folder.parents):
-        raise ValueError(f"filename_prefix: {filename_prefix!r} points outside the output directory")
+    folder = contained(root, subfolder, "filename_prefix") if subfolder else Path(root)
     folder.mkdir(parents=True, exist_ok=True)
     counter = 1
     while (folder / f"{prefix}_{counter:05d}{suffix}").exists():
         counter += 1
     name = f"{prefix}_{counter:05d}{suffix}"
     return str(folder / name), name, subfolder
+
+
+def save_output(filename_prefix: str, suffix: str, write: Callable[[str], None], summary: str) -> dict:
+    """An output node's save: ``write(path)`` to a new output file, and the ui dict naming it."""
+    path, name, subfolder = output_path(filename_prefix, suffix)
+    write(path)
+    return {"ui": {"text": [f"{summary} -> {os.path.join(subfolder, name)}"],
+                   "files": [{"filename": name, "subfolder": subfolder, "type": "output"}]}}
 
 
 # --- devices and the memory manager -------------------------------------------------------------

@@ -10,14 +10,6 @@ from ..models.forecasting.training import load_checkpoint
 from ..models.forecasting.types import Conditioning
 from . import bridge
 
-BUNDLED_PREFIX = "[bundled] "  # bundled checkpoints are listed after the user's own files
-
-
-def _bundled() -> list[str]:
-    if not os.path.isdir(BUNDLED_DIR):
-        return []
-    return sorted(BUNDLED_PREFIX + f for f in os.listdir(BUNDLED_DIR) if f.endswith(".safetensors"))
-
 
 class BlipModel:
     """BLIP_MODEL between nodes: the encoder plus its memory-managed module."""
@@ -90,14 +82,10 @@ class PoseMotionLoadPoseForecaster:
 
     @classmethod
     def INPUT_TYPES(cls):
-        files = [f for f in bridge.list_models("pose_forecast") if f.endswith(".safetensors")]
-        return {"required": {"checkpoint": (files + _bundled(),)}}
+        return {"required": {"checkpoint": (bridge.list_checkpoints("pose_forecast", (".safetensors",), BUNDLED_DIR),)}}
 
     def load(self, checkpoint):
-        if checkpoint.startswith(BUNDLED_PREFIX):
-            path = os.path.join(BUNDLED_DIR, checkpoint[len(BUNDLED_PREFIX):])
-        else:
-            path = bridge.resolve_model("pose_forecast", checkpoint)
+        path = bridge.resolve_checkpoint("pose_forecast", checkpoint, BUNDLED_DIR)
         model = load_checkpoint(path)
         return (bridge.ManagedModel(model, os.path.basename(path)),)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 from ..models.core.pose_keypoint import validate_pose_keypoint
 from ..models.media.images import to_image
@@ -53,11 +52,13 @@ class PoseMotionSavePoseKeypoint:
 
     def save(self, pose_keypoint, filename_prefix):
         frames = validate_pose_keypoint(pose_keypoint)
-        path, name, subfolder = bridge.output_path(filename_prefix, ".json")
-        with open(path, "w") as handle:
-            json.dump(frames, handle)
-        return {"ui": {"text": [f"{len(frames)} frames -> {os.path.join(subfolder, name)}"],
-                       "files": [{"filename": name, "subfolder": subfolder, "type": "output"}]}}
+        return bridge.save_output(filename_prefix, ".json", lambda path: _write_json(frames, path),
+                                  f"{len(frames)} frames")
+
+
+def _write_json(value, path: str) -> None:
+    with open(path, "w") as handle:
+        json.dump(value, handle)
 
 
 NODE_CLASS_MAPPINGS = {

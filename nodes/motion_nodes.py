@@ -18,7 +18,6 @@ from ..models.tokenizers.codec import decode_motion, edit_token_pose_codes, enco
 from ..models.tokenizers.posecodes import CATEGORY_NAMES, active_category_names
 from . import bridge
 
-BUNDLED_PREFIX = "[bundled] "
 TOKENIZER_SUFFIXES = (".safetensors", ".pth", ".tar", ".ckpt", ".pt")
 CAMERA_INPUTS = {
     "yaw": ("FLOAT", {"default": 0.0, "min": -360.0, "max": 360.0, "step": 5.0,
@@ -30,12 +29,6 @@ CAMERA_INPUTS = {
     "width": ("INT", {"default": 512, "min": 64, "max": 4096, "step": 8}),
     "height": ("INT", {"default": 512, "min": 64, "max": 4096, "step": 8}),
 }
-
-
-def _bundled() -> list[str]:
-    if not os.path.isdir(BUNDLED_DIR):
-        return []
-    return sorted(BUNDLED_PREFIX + f for f in os.listdir(BUNDLED_DIR) if f.endswith(".safetensors"))
 
 
 def _motion_inputs() -> list[str]:
@@ -69,7 +62,7 @@ class PoseMotionLoadMotion:
         path = bridge.resolve_input(file, "file")
         amc = None
         if path.lower().endswith(".asf"):
-            amc = os.path.splitext(path)[0] + ".amc"
+            amc = str(bridge.contained(bridge.input_directory(), os.path.splitext(file)[0] + ".amc", "file"))
             if not os.path.isfile(amc):
                 raise InputError("file", f"the ASF skeleton {file!r} needs its motion {os.path.basename(amc)!r} beside it")
         motion = read_motion(path, amc_path=amc, layout=None if layout == "auto" else layout)
@@ -96,10 +89,8 @@ class PoseMotionSaveMotion:
 
     def save(self, motion, format, filename_prefix):
         motion = validate_motion(motion)
-        path, name, subfolder = bridge.output_path(filename_prefix, f".{format}")
-        write_motion(motion, path)
-        return {"ui": {"text": [f"{motion.num_frames} frames -> {os.path.join(subfolder, name)}"],
-                       "files": [{"filename": name, "subfolder": subfolder, "type": "output"}]}}
+        return bridge.save_output(filename_prefix, f".{format}", lambda path: write_motion(motion, path),
+                                  f"{motion.num_frames} frames")
 
 
 class PoseMotionLoadMotionTokenizer:
@@ -112,14 +103,10 @@ class PoseMotionLoadMotionTokenizer:
 
     @classmethod
     def INPUT_TYPES(cls):
-        files = [f for f in bridge.list_models("motion") if f.lower().endswith(TOKENIZER_SUFFIXES)]
-        return {"required": {"checkpoint": (files + _bundled(),)}}
+        return {"required": {"checkpoint": (bridge.list_checkpoints("motion", TOKENIZER_SUFFIXES, BUNDLED_DIR),)}}
 
     def load(self, checkpoint):
-        if checkpoint.startswith(BUNDLED_PREFIX):
-            path = os.path.join(BUNDLED_DIR, checkpoint[len(BUNDLED_PREFIX):])
-        else:
-            path = bridge.resolve_model("motion", checkpoint)
+        path = bridge.resolve_checkpoint("motion", checkpoint, BUNDLED_DIR)
         return (bridge.ManagedModel(load_tokenizer(path), os.path.basename(path)),)
 
 

@@ -11,18 +11,23 @@ are read from ``Mean.npy``/``Std.npy`` (or ``mean.npy``/``std.npy``) beside the 
 ``meta`` folder next to it or one level up (MoMask's and T2M-GPT's layout); without them the
 features are taken as already normalised, and ``tokenizer.notes`` says so.
 
-Files are read with ``torch.load(weights_only=True)``. Lightning checkpoints also pickle their
-hyper-parameters (OmegaConf objects); for those a restricted unpickler takes over that resolves only
-the globals torch's weights-only loader allows and turns every other class into an inert
-placeholder, so no code from the file ever runs.
+Files are read with ``torch.load(weights_only=True)``: nothing in a file is ever run. Lightning
+checkpoints (MotionGPT) also pickle their hyper-parameters as OmegaConf objects; those classes (and the
+few builtins and ``typing.Any`` they reference) are allowed through torch's public ``safe_globals``
+as inert stand-ins that keep their pickled state as data (omegaconf is no dependency and the settings
+are never used), on torch 2.6 or later. A file that pickles anything else is refused with a
+``ModelFileError`` that says how to keep only its weights, once, where the code that wrote it is
+installed.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import os
 import pickle
 import re
-import types
+import typing
 
 import numpy as np
 import torch
@@ -39,63 +44,84 @@ STATS_NAMES = (("Mean.npy", "Std.npy"), ("mean.npy", "std.npy"))
 OFFICIAL_READERS = (read_official_pgr2m,)  # PGR2M: {"net": {...}} with pc_encoder.* and rvq.* keys
 
 
-class _InertObject:
-    """Stands in for any class a checkpoint pickles besides tensors: accepts everything, runs nothing."""
+# Globals of a Lightning checkpoint's OmegaConf hyper-parameters, resolved to the stand-ins below.
+OMEGACONF_GLOBALS = (
+    "omegaconf.dictconfig.DictConfig", "omegaconf.listconfig.ListConfig", "omegaconf.base.ContainerMetadata",
+    "omegaconf.base.Metadata", "omegaconf.nodes.AnyNode", "omegaconf.nodes.StringNode",
+    "omegaconf.nodes.IntegerNode", "omegaconf.nodes.FloatNode", "omegaconf.nodes.BooleanNode",
+    "omegaconf.nodes.BytesNode", "omegaconf.nodes.PathNode",
+)
+# The plain types those settings reference (key/element types, the resolver cache): calling them builds data.
+SETTINGS_TYPES = (dict, list, tuple, set, int, float, str, bool, bytes, collections.defaultdict, typing.Any)
+CONVERT_HINT = """keep only its weights, once, where the code that wrote it is installed (for a file you trust):
+    import torch
+    ckpt = torch.load({path!r}, map_location="cpu", weights_only=False)
+    torch.save({{k: ckpt[k] for k in ("state_dict", "net", "vq_model") if k in ckpt}}, {converted!r})"""
+
+
+class _StoredSettings:
+    """Stands in for an OmegaConf class: takes any arguments, keeps the pickled state as data, runs nothing."""
 
     def __new__(cls, *args, **kwargs):
-        return object.__new__(cls)
+        return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
         pass
 
-    def __call__(self, *args, **kwargs):
-        return _InertObject()
-
     def __setstate__(self, state):
-        pass
-
-    def __setitem__(self, key, value):
-        pass
-
-    def append(self, value):
-        pass
-
-    def extend(self, values):
-        pass
+        self.__dict__["state"] = state
 
 
-def _inert_global(module: str, name: str):
-    return type(name, (_InertObject,), {"__module__": f"inert.{module}"})
+def _stand_ins() -> list:
+    """[(stand-in, "module.Name")] for torch.serialization.safe_globals; none before torch 2.6, whose
+    allowlist takes no names (Lightning files are then refused with the conversion hint)."""
+    if not hasattr(torch.serialization, "safe_globals") or torch.__version__ < "2.6":
+        return []
+    stand_ins = [(type(name.rsplit(".", 1)[1], (_StoredSettings,), {}), name) for name in OMEGACONF_GLOBALS]
+    return stand_ins + list(SETTINGS_TYPES)
 
 
-def _restricted_pickle_module():
-    """A pickle module whose Unpickler resolves only torch's weights-only allowlist."""
+LIGHTNING_SAFE_GLOBALS = _stand_ins()
+
+
+def _allowed_globals():
+    if not LIGHTNING_SAFE_GLOBALS:
+        return contextlib.nullcontext()
+    return torch.serialization.safe_globals(LIGHTNING_SAFE_GLOBALS)
+
+
+def _unpickler_reason(error: Exception) -> str:
+    """The weights-only unpickler's own line (torch wraps it in a long explanation)."""
+    text = str(error)
+    text = text.split("WeightsUnpickler error:", 1)[-1]
+    return next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
+
+
+def _unsafe_globals(path: str) -> list[str]:
+    """The globals a (zip) checkpoint pickles that the weights-only load does not allow; [] when unknown."""
+    lister = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)
+    if lister is None:
+        return []
     try:
-        from torch._weights_only_unpickler import _get_allowed_globals
-        allowed = dict(_get_allowed_globals())
-    except (ImportError, AttributeError):  # private API; without it the file stays unreadable
-        return None
-
-    class RestrictedUnpickler(pickle.Unpickler):
-        def find_class(self, module, name):
-            return allowed.get(f"{module}.{name}") or _inert_global(module, name)
-
-    return types.SimpleNamespace(Unpickler=RestrictedUnpickler, load=pickle.load, __name__="restricted_pickle")
+        with _allowed_globals():
+            return list(lister(path))
+    except Exception:  # noqa: BLE001 - not a zip checkpoint: nothing to list
+        return []
 
 
 def read_checkpoint(path: str):
-    """torch.load with weights_only=True, falling back to the restricted unpickler (see module doc)."""
+    """torch.load(weights_only=True), letting Lightning's OmegaConf settings through as data (module doc)."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as first_error:
-        restricted = _restricted_pickle_module()
-        if restricted is None:
-            raise ModelFileError(f"{path} pickles Python objects besides tensors, which this torch cannot read "
-                                 f"safely ({str(first_error).splitlines()[0]})") from first_error
-        try:
-            return torch.load(path, map_location="cpu", weights_only=False, pickle_module=restricted)
-        except Exception as error:  # noqa: BLE001
-            raise ModelFileError(f"{path} is not a readable torch checkpoint: {error}") from error
+        with _allowed_globals():
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        unsafe = _unsafe_globals(path)
+        if not unsafe:
+            raise ModelFileError(f"{path} is not a readable torch checkpoint: {_unpickler_reason(error)}") from error
+        stem, ext = os.path.splitext(path)
+        hint = CONVERT_HINT.format(path=path, converted=f"{stem}_weights{ext}")
+        raise ModelFileError(f"{path} pickles Python objects besides tensors ({', '.join(sorted(unsafe))}), which "
+                             f"are not loaded: nothing from the file was run. To use it, {hint}") from error
     except Exception as error:  # noqa: BLE001 - truncated, not a torch file, ...
         raise ModelFileError(f"{path} is not a readable torch checkpoint: {error}") from error
 
@@ -161,8 +187,6 @@ def find_feature_stats(path: str) -> tuple[np.ndarray, np.ndarray, str] | None:
             if os.path.isfile(mean_path) and os.path.isfile(std_path):
                 return np.load(mean_path), np.load(std_path), mean_path
     return None
-
-
 
 
 def read_official(path: str) -> tuple[str, dict, dict[str, torch.Tensor], str]:

@@ -163,7 +163,11 @@ def test_nodes_load_tokenize_save(comfy_dirs, walk):
     decoded, fps = NODES["PoseMotionDecodeTokens"]().decode(tokenizer, tokens, -1)
     assert fps == 20.0 and decoded.num_frames == tokens.num_frames
     saved = NODES["PoseMotionSaveMotion"]().save(decoded, "npz", "posemotion/out")
+    assert saved["ui"]["text"] == [f"{decoded.num_frames} frames -> posemotion/out_00001.npz"]
     path = comfy_dirs["output"] / "posemotion" / saved["ui"]["files"][0]["filename"]
     assert torch.equal(read_motion(path).joints, decoded.joints)
     with pytest.raises(InputError, match="PGR2M"):
         NODES["PoseMotionPoseCodesToMotion"]().decode(tokenizer, tokens, 0)
+    for escape in ("[bundled] ../forecast/one_stage_minilm.safetensors", "../motion/tiny_vq.safetensors"):
+        with pytest.raises(InputError, match="checkpoint: .* must be a name inside the folder"):
+            NODES["PoseMotionLoadMotionTokenizer"]().load(escape)

@@ -97,6 +97,8 @@ def test_load_video_node(comfy_dirs):
     assert frames.shape == (10, 180, 320, 3) and count == 10 and fps == pytest.approx(15.0)
     with pytest.raises(FileNotFoundError, match="video: file 'missing.mp4' not found"):
         PoseMotionLoadVideo().load("missing.mp4", 0, 1, 0)
+    with pytest.raises(InputError, match=r"video: '\.\./input/posemotion_walk\.mp4' must be a name inside the folder"):
+        PoseMotionLoadVideo().load("../input/posemotion_walk.mp4", 0, 1, 0)
     (comfy_dirs["input"] / "broken.mp4").write_bytes(b"not a video at all")
     with pytest.raises(InputError, match="video: "):
         PoseMotionLoadVideo().load("broken.mp4", 0, 1, 0)

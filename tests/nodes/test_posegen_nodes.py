@@ -3,7 +3,7 @@
 import pytest
 import torch
 from posemotion.models.core.errors import InputError
-from posemotion.models.posegen.kv_share import KVShareController
+from posemotion.models.posegen import pipeline
 from posemotion.nodes import posegen_nodes as nodes
 from safetensors.torch import save_file
 from support.tiny_models import POSEGEN_FILES
@@ -29,6 +29,14 @@ def test_loader_lists_model_folders_and_single_files(comfy_dirs):
     assert required["tokenizer"][0] == [nodes.WITH_ENCODER, "umt5-xxl-tokenizer"]
 
 
+def sample(model, poses, segment_length, plan=None, **changes):
+    values = dict(reference_image=torch.rand(1, 40, 40, 3), prompt="a woman dances", subject_word="woman", width=0,
+                  height=0, steps=2, cfg=4.0, seed=3, kv_share="off", kv_steps="", kv_blocks="", kv_cache="device",
+                  block_swap=0, vae_tiling=False)
+    return nodes.PoseMotionPoseGenSample().sample(model, pose_frames=poses, segment_length=segment_length,
+                                                  plan=plan, **{**values, **changes})[0]
+
+
 def test_plan_and_sample_nodes(comfy_dirs):
     model = load(interpolation_model=POSEGEN_FILES["interpolation_model"])
     assert model.interp_transformer is not None
@@ -36,25 +44,30 @@ def test_plan_and_sample_nodes(comfy_dirs):
     out = nodes.PoseMotionPoseGenPlanSegments().plan(81, 13, 5, 4, pose_frames=poses)
     plan, table = out["result"]
     assert out["ui"]["text"] == [table] and len(plan.segments) == 3 and "interpolation" in table
-    frames = nodes.PoseMotionPoseGenSample().sample(
-        model, torch.rand(1, 40, 40, 3), poses, "a woman dances", "woman", 0, 0, 81, 2, 4.0, 3, "custom",
-        "0-1", "2-4", "offload", 2, False, hand_normals=torch.rand(20, 32, 48, 3), plan=plan)[0]
+    frames = sample(model, poses, 13, plan, kv_share="custom", kv_steps="0-1", kv_blocks="2-4", kv_cache="offload",
+                    block_swap=2, hand_normals=torch.rand(20, 32, 48, 3))
     assert frames.shape == (20, 32, 48, 3) and 0 <= frames.min() and frames.max() <= 1
+    assert {p.device.type for p in model.transformer.module.parameters()} == {"cpu"}  # block swap gave it back
     with pytest.raises(InputError, match="planned for 20 frames"):
-        nodes.PoseMotionPoseGenSample().sample(model, torch.rand(1, 40, 40, 3), poses[:10], "a woman dances",
-                                               "woman", 0, 0, 81, 2, 4.0, 3, "off", "", "", "device", 0, False,
-                                               plan=plan)
+        sample(model, poses[:10], 13, plan)
+    with pytest.raises(InputError, match="segment_length") as error:  # the widget and the plan disagree
+        sample(model, poses, 81, plan)
+    assert "13" in str(error.value)
 
 
-def test_framing_presets_are_the_papers_at_40_blocks_and_scale():
-    for name, (steps, blocks) in KVShareController.FRAMING_PRESETS.items():
-        assert nodes.scaled_preset(name, 40) == (steps, blocks, (0, 11))
-    assert nodes.scaled_preset("half_body", 30) == ((0, 2), (26, 30), (0, 8))  # Wan 1.3B: 34*0.75 = 25.5
-    assert nodes.scaled_preset("close_up", 4)[1] == (3, 4)
-    assert nodes.parse_range(" 0 - 2", "kv_steps") == (0, 2)
-    for bad in ("2-2", "a-b", "3"):
-        with pytest.raises(InputError, match="kv_steps"):
-            nodes.parse_range(bad, "kv_steps")
+def test_the_sampler_plans_only_without_a_plan(comfy_dirs, monkeypatch):
+    model, poses, calls = load(), torch.rand(20, 32, 48, 3), []
+    plan_segments = pipeline.plan_segments
+    for module in (pipeline, nodes):
+        monkeypatch.setattr(module, "plan_segments", lambda *args, **kwargs: calls.append(args) or
+                            plan_segments(*args, **kwargs))
+    plan = nodes.PoseMotionPoseGenPlanSegments().plan(81, 17, 0, 0, pose_frames=poses)["result"][0]
+    assert len(calls) == 1
+    reference = torch.rand(1, 40, 40, 3)
+    with_plan = sample(model, poses, 17, plan, steps=1, reference_image=reference)
+    assert len(calls) == 1  # the plan node's only
+    assert torch.equal(sample(model, poses, 17, steps=1, reference_image=reference), with_plan)
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize("mode", ["merge", "separate"])
@@ -65,11 +78,11 @@ def test_interpolation_lora_switches_with_the_segment_kind(comfy_dirs, mode):
     (comfy_dirs["models"] / "loras").mkdir()
     save_file(lora, str(comfy_dirs["models"] / "loras" / "posegen_interp.safetensors"))
     model = load(interpolation_lora="posegen_interp.safetensors", lora_mode=mode)
-    assert model.phase == "base"
     transformer = model.transformer.module
     query = lambda: transformer.blocks[0].attn1.to_q(torch.ones(1, 32))  # noqa: E731
     with torch.no_grad():
         before = query()
+        assert torch.equal(before, load().transformer.module.blocks[0].attn1.to_q(torch.ones(1, 32)))  # base phase
         model.select_phase("interpolation")
         changed = query()
         model.select_phase("base")

@@ -5,10 +5,16 @@ The official key tables below are written from the published code (T2M-GPT ``mod
 independently of our modules, so a renamed or reshaped parameter fails here.
 """
 
+import collections
 import json
 import math
+import os
 import pickle
 import random
+import shlex
+import sys
+import types
+import typing
 
 import numpy as np
 import pytest
@@ -155,26 +161,113 @@ def _record_call(message):
     return message
 
 
-@pytest.mark.parametrize("prefix", ["vae.", "motion_vae."])
-def test_motiongpt_lightning_checkpoint_loads_without_running_pickled_code(tmp_path, prefix):
+def _omegaconf_like_settings(monkeypatch):
+    """Lightning hyper-parameters pickled as OmegaConf 2.3 pickles them (NEWOBJ + BUILD of DictConfig,
+    ContainerMetadata, AnyNode, ListConfig; typing.Any and a defaultdict inside), without omegaconf: the
+    classes live in stand-in modules only while the file is written."""
+    classes = {}
+    for module in ("omegaconf", "omegaconf.dictconfig", "omegaconf.listconfig", "omegaconf.base", "omegaconf.nodes"):
+        monkeypatch.setitem(sys.modules, module, types.ModuleType(module))
+    for module, name in [("omegaconf.dictconfig", "DictConfig"), ("omegaconf.listconfig", "ListConfig"),
+                         ("omegaconf.base", "ContainerMetadata"), ("omegaconf.base", "Metadata"),
+                         ("omegaconf.nodes", "AnyNode")]:
+        cls = type(name, (), {"__module__": module, "__qualname__": name})
+        setattr(sys.modules[module], name, cls)
+        classes[name] = cls
+
+    def make(name, **state):
+        obj = classes[name]()
+        obj.__dict__.update(state)
+        return obj
+
+    def node(value, key):
+        meta = make("Metadata", ref_type=typing.Any, object_type=None, optional=True, key=key, flags={})
+        return make("AnyNode", _val=value, _metadata=meta, _parent=None)
+
+    def container(kind, content, object_type):
+        meta = make("ContainerMetadata", ref_type=typing.Any, object_type=object_type, optional=True, key=None,
+                    flags={}, resolver_cache=collections.defaultdict(dict), key_type=typing.Any,
+                    element_type=typing.Any)
+        return make(kind, _metadata=meta, _parent=None, _content=content)
+
+    stages = container("ListConfig", [node(1, 0), node(2, 1)], list)
+    params = container("DictConfig", {"codebook_size": node(512, "codebook_size"), "stages": stages}, dict)
+    return container("DictConfig", {"NAME": node("mgpt", "NAME"), "params": params}, dict)
+
+
+def _motiongpt_file(tmp_path, prefix, hyper_parameters):
     config = dict(input_dim=263, width=32, code_dim=16, num_codes=8, depth=2)
-    keys = official_keys(**config)
-    state = random_state(keys, seed=2)
+    state = random_state(official_keys(**config), seed=2)
     weights = {prefix + k: v for k, v in state.items()}
     weights["lm.language_model.shared.weight"] = torch.zeros(10, 4)
     weights["lm.language_model.lm_head.weight"] = torch.zeros(10, 4)
     path = tmp_path / "motiongpt_s3_h3d.tar"
-    torch.save({"state_dict": weights, "epoch": 3, "hyper_parameters": {"cfg": _Trap()}}, path)
-    with pytest.raises(pickle.UnpicklingError):  # the fallback path is what is under test
-        torch.load(path, weights_only=True)
+    torch.save({"state_dict": weights, "epoch": 3, "hyper_parameters": hyper_parameters}, path)
+    return path, state
 
-    _Trap.calls.clear()
-    model = load_tokenizer(str(path))
-    assert _Trap.calls == []
+
+def _check_motiongpt_tokenizer(model, state):
     assert model.kind == "vqvae" and model.config["depth"] == 2 and model.config["num_codes"] == 8
     assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
     assert model.feature_mean is None and "already normalised" in model.notes[-1]
     assert model.decode(model.encode(smooth_motion(2, 20, 263))).shape == (2, 20, 263)
+
+
+@pytest.mark.skipif(torch.__version__ < "2.6", reason="named safe globals need torch 2.6")
+@pytest.mark.parametrize("prefix", ["vae.", "motion_vae."])
+def test_motiongpt_lightning_checkpoint_with_omegaconf_settings_loads(tmp_path, monkeypatch, prefix):
+    with monkeypatch.context() as patch:
+        path, state = _motiongpt_file(tmp_path, prefix, {"cfg": _omegaconf_like_settings(patch)})
+    assert "omegaconf.base.Metadata" in str(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    with pytest.raises(pickle.UnpicklingError):  # torch's default allowlist alone refuses it
+        torch.load(path, weights_only=True)
+    _check_motiongpt_tokenizer(load_tokenizer(str(path)), state)
+
+
+def test_motiongpt_checkpoint_pickling_other_objects_is_refused_without_running_them(tmp_path):
+    path, state = _motiongpt_file(tmp_path, "vae.", {"cfg": _Trap()})
+    _Trap.calls.clear()
+    with pytest.raises(ModelFileError) as error:
+        load_tokenizer(str(path))
+    assert _Trap.calls == []
+    message = str(error.value)
+    assert str(path) in message and "_record_call" in message and "nothing from the file was run" in message
+    assert "weights_only=False" in message and "motiongpt_s3_h3d_weights.tar" in message
+    # the conversion the message spells out (run here on our own, trusted file) gives a loadable file
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    assert _Trap.calls == ["unpickling ran code"]  # weights_only=False would have run it
+    converted = tmp_path / "motiongpt_s3_h3d_weights.tar"
+    torch.save({k: checkpoint[k] for k in ("state_dict", "net", "vq_model") if k in checkpoint}, converted)
+    _check_motiongpt_tokenizer(load_tokenizer(str(converted)), state)
+
+
+class _Malicious:
+    def __init__(self, call, marker):
+        self.call, self.marker = call, marker
+
+    def __reduce__(self):
+        if self.call == "system":
+            return (os.system, (f"touch {shlex.quote(str(self.marker))}",))
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.mark.parametrize("call", ["system", "open"])
+@pytest.mark.parametrize("where", ["hyper_parameters", "weights"])
+def test_malicious_checkpoint_runs_nothing_and_names_the_file(tmp_path, call, where):
+    marker = tmp_path / "pwned"
+    path, _ = _motiongpt_file(tmp_path, "vae.", {})
+    checkpoint = torch.load(path, weights_only=True)
+    if where == "weights":
+        checkpoint["state_dict"]["vae.payload"] = _Malicious(call, marker)
+    else:
+        checkpoint["hyper_parameters"] = {"cfg": _Malicious(call, marker)}
+    evil = tmp_path / "evil.ckpt"
+    torch.save(checkpoint, evil)
+    assert not marker.exists()
+    with pytest.raises(ModelFileError, match=r"evil\.ckpt pickles Python objects besides tensors") as error:
+        load_tokenizer(str(evil))
+    assert not marker.exists()
+    assert ("system" if call == "system" else "open") in str(error.value)
 
 
 def _tiny_official_file(tmp_path, edit):
@@ -347,10 +440,9 @@ def test_part_vq_quantises_hands_first():
 
 def test_part_vq_feature_split_follows_humanml3d():
     from posemotion.models.motion import humanml3d
-    from posemotion.models.tokenizers.part_vq import default_part_dims
 
-    assert default_part_dims() == (humanml3d.BODY_DIM, humanml3d.HAND_DIM)
     model = tiny("part_vq", body_dim=None, hand_dim=None)
+    assert (model.config["body_dim"], model.config["hand_dim"]) == (humanml3d.BODY_DIM, humanml3d.HAND_DIM)
     assert model.feature_dim == humanml3d.HOLISTIC_DIM
 
 
