@@ -67,7 +67,7 @@ def _train(args) -> int:
     from ..models.forecasting.dataset import load_dataset
     from ..models.forecasting.experiments import evaluate, make_models
     from ..models.forecasting.pose_frame import POSE_FRAME
-    from ..models.forecasting.training import save_checkpoint, train_model
+    from ..models.forecasting.training import save_forecaster, train_model
 
     train, test = load_dataset(args.data, encode_texts)
     model = make_models(train, train.horizon)[args.model]
@@ -80,7 +80,7 @@ def _train(args) -> int:
     record = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
               "train_windows": len(train), "test_windows": len(test), "seconds": round(history["seconds"], 1),
               "test_metrics": metrics, "command": command}
-    paths = save_checkpoint(model, args.out, record, pose_frame=POSE_FRAME if train.box is not None else None)
+    paths = save_forecaster(model, args.out, record, pose_frame=POSE_FRAME if train.box is not None else None)
     print(f"trained {args.model} in {history['seconds']:.1f} s; held-out "
           + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
     print("wrote " + " and ".join(paths))

@@ -6,7 +6,7 @@ import os
 
 from ..models.forecasting import BUNDLED_DIR
 from ..models.forecasting.inference import forecast_pose_keypoint
-from ..models.forecasting.training import load_checkpoint
+from ..models.forecasting.training import load_forecaster
 from ..models.forecasting.types import Conditioning
 from . import bridge
 
@@ -86,7 +86,7 @@ class PoseMotionLoadPoseForecaster:
 
     def load(self, checkpoint):
         path = bridge.resolve_checkpoint("pose_forecast", checkpoint, BUNDLED_DIR)
-        model = load_checkpoint(path)
+        model = load_forecaster(path)
         return (bridge.ManagedModel(model, os.path.basename(path)),)
 
 

@@ -89,7 +89,7 @@ _POSEGEN_CACHE = None
 def _forecast_models(models_dir):
     """What the BLIP forecasting workflow loads, as tiny stand-ins under the same names."""
     from posemotion.models.forecasting.model import OneStageForecaster
-    from posemotion.models.forecasting.training import save_checkpoint
+    from posemotion.models.forecasting.training import save_forecaster
     from support.tiny_models import save_tiny_blip
 
     blip = save_tiny_blip(str(models_dir / "blip" / "blip-itm-base-coco"))
@@ -97,7 +97,7 @@ def _forecast_models(models_dir):
     model = OneStageForecaster(num_joints=18, cond_dim=32, layout="openpose_18", encoder="blip:" + os.path.basename(blip),
                                max_horizon=45, d_model=32, num_layers=1, num_heads=2, ffn_dim=64)
     torch.nn.init.normal_(model.head.weight, std=0.01)  # move a little, so renders differ frame to frame
-    save_checkpoint(model, str(models_dir / "pose_forecast" / "one_stage_blip.safetensors"))
+    save_forecaster(model, str(models_dir / "pose_forecast" / "one_stage_blip.safetensors"))
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from ..render.openpose import render_skeletons
 from . import BUNDLED_DIR
 from .encoders import encode_texts
 from .pose_frame import POSE_FRAME, from_pose_frame, p0_box, to_pose_frame
-from .training import load_checkpoint
+from .training import load_forecaster
 from .types import Conditioning
 
 # Which part of a POSE_KEYPOINT person feeds each checkpoint layout.
@@ -92,7 +92,7 @@ def forecast_image(image_path: str, text: str, checkpoint: str, horizon: int, fp
         raise InputError("image", f"cannot read {image_path!r} as an image")
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     detection = detect_poses(rgb[None].copy(), DetectionSettings(mask="none"))
-    model = load_checkpoint(checkpoint)
+    model = load_forecaster(checkpoint)
     frames = forecast_pose_keypoint(model, encode_texts([text]), detection.pose_keypoint, horizon)
     os.makedirs(out_dir, exist_ok=True)
     skeleton = render_skeletons(frames)

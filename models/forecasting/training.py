@@ -81,7 +81,7 @@ def forecast_windows(model, windows: PoseWindows, horizon: int | None = None, ba
     return pred if windows.box is None else from_pose_frame(pred, windows.box)
 
 
-def save_checkpoint(model: torch.nn.Module, path: str, training: dict | None = None,
+def save_forecaster(model: torch.nn.Module, path: str, training: dict | None = None,
                     pose_frame: str | None = None) -> tuple[str, str]:
     """Write ``path`` (.safetensors) and its .json config; returns both paths.
 
@@ -91,7 +91,7 @@ def save_checkpoint(model: torch.nn.Module, path: str, training: dict | None = N
                                       record={"training": training or {}})
 
 
-def load_checkpoint(path: str) -> torch.nn.Module:
+def load_forecaster(path: str) -> torch.nn.Module:
     """Rebuild a forecaster from its checkpoint; one clear error when the files do not match."""
     model, header, _ = checkpoint.load_checkpoint(path, FAMILY)
     model.pose_frame = header.get("pose_frame")

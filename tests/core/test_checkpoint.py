@@ -61,9 +61,9 @@ def test_round_trip_through_the_one_module(tmp_path, family):
 
 
 def test_the_family_wrappers_write_the_one_format(tmp_path):
-    path, _ = forecasting.save_checkpoint(_forecaster(), str(tmp_path / "f.safetensors"), {"steps": 1}, "p0_box")
+    path, _ = forecasting.save_forecaster(_forecaster(), str(tmp_path / "f.safetensors"), {"steps": 1}, "p0_box")
     assert checkpoint.read_header(path, "forecaster")["family"] == "forecaster"
-    assert forecasting.load_checkpoint(path).pose_frame == "p0_box"
+    assert forecasting.load_forecaster(path).pose_frame == "p0_box"
     path, _ = tokenizers.save_tokenizer(_tokenizer(), str(tmp_path / "t.safetensors"), stats=(torch.zeros(12),
                                                                                             torch.ones(12)))
     assert checkpoint.read_header(path, "tokenizer")["family"] == "tokenizer"
@@ -71,7 +71,7 @@ def test_the_family_wrappers_write_the_one_format(tmp_path):
 
 
 def test_the_bundled_files_load_unchanged():
-    forecaster = forecasting.load_checkpoint(str(ASSETS / "forecast" / "one_stage_minilm.safetensors"))
+    forecaster = forecasting.load_forecaster(str(ASSETS / "forecast" / "one_stage_minilm.safetensors"))
     assert isinstance(forecaster, OneStageForecaster) and forecaster.pose_frame == "p0_box"
     for kind in ("vqvae", "pgr2m"):
         path = ASSETS / "motion" / f"{kind}_small.safetensors"
@@ -88,11 +88,11 @@ def test_a_file_from_the_old_forecaster_writer_loads(tmp_path):
     path = tmp_path / "old.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path),
               metadata={"posemotion": json.dumps(header)})
-    _same_weights(forecasting.load_checkpoint(str(path)), model)
+    _same_weights(forecasting.load_forecaster(str(path)), model)
     # no header in the metadata: the JSON beside it is read
     save_file(load_file(str(path)), str(path))
     (tmp_path / "old.json").write_text(json.dumps({**header, "training": {}}))
-    _same_weights(forecasting.load_checkpoint(str(path)), model)
+    _same_weights(forecasting.load_forecaster(str(path)), model)
 
 
 def test_bad_files_give_one_clear_error(tmp_path):
@@ -102,7 +102,7 @@ def test_bad_files_give_one_clear_error(tmp_path):
         checkpoint.load_checkpoint(path, "tokenizer", kind="rvq")
     with pytest.raises(ModelFileError, match=r"tok\.safetensors is not a PoseMotion forecaster checkpoint "
                                              r"\(kind 'vqvae' of family 'tokenizer'"):
-        forecasting.load_checkpoint(path)
+        forecasting.load_forecaster(path)
     weights = load_file(path)
     metadata = {"posemotion": json.dumps(checkpoint.read_header(path, "tokenizer"))}
     # a missing key
@@ -125,6 +125,6 @@ def test_bad_files_give_one_clear_error(tmp_path):
     save_file(weights, str(tmp_path / "bare.safetensors"))
     with pytest.raises(ModelFileError, match=r"bare\.safetensors is not a PoseMotion forecaster checkpoint "
                                              r"\(kind None"):
-        forecasting.load_checkpoint(str(tmp_path / "bare.safetensors"))
+        forecasting.load_forecaster(str(tmp_path / "bare.safetensors"))
     with pytest.raises(ModelFileError, match="forecaster checkpoint not found"):
-        forecasting.load_checkpoint(str(tmp_path / "nothing.safetensors"))
+        forecasting.load_forecaster(str(tmp_path / "nothing.safetensors"))

@@ -11,7 +11,7 @@ from posemotion.models.core.pose_keypoint import make_frame, make_person
 from posemotion.models.forecasting.inference import forecast_pose_keypoint, initial_pose
 from posemotion.models.forecasting.losses import masked_mse, relative_pose_loss
 from posemotion.models.forecasting.model import OneStageForecaster
-from posemotion.models.forecasting.training import load_checkpoint, save_checkpoint, train_model
+from posemotion.models.forecasting.training import load_forecaster, save_forecaster, train_model
 from posemotion.models.forecasting.types import Conditioning, PoseWindows
 
 
@@ -89,23 +89,23 @@ def test_training_learns_text_conditioned_motion():
 def test_checkpoint_round_trip_and_mismatch(tmp_path):
     model = _model().eval()
     torch.nn.init.normal_(model.head.weight, std=0.1)
-    weights, config = save_checkpoint(model, str(tmp_path / "f.safetensors"), {"steps": 1})
+    weights, config = save_forecaster(model, str(tmp_path / "f.safetensors"), {"steps": 1})
     assert json.loads(open(config).read())["kind"] == "one_stage"
-    loaded = load_checkpoint(weights)
+    loaded = load_forecaster(weights)
     p0, cond = torch.rand(1, 5, 2), _conditioning(1)
     torch.testing.assert_close(loaded.forecast(p0, cond, 4), model.forecast(p0, cond, 4))
     other = _model(d_model=16, num_heads=2, ffn_dim=32)
-    save_checkpoint(other, str(tmp_path / "g.safetensors"))
+    save_forecaster(other, str(tmp_path / "g.safetensors"))
     from safetensors.torch import load_file, save_file
     save_file(load_file(str(tmp_path / "g.safetensors")), str(tmp_path / "h.safetensors"),
               metadata={"posemotion": json.dumps({"kind": "one_stage", "config": model.config})})
     with pytest.raises(ModelFileError, match="weights do not match its config"):
-        load_checkpoint(str(tmp_path / "h.safetensors"))
+        load_forecaster(str(tmp_path / "h.safetensors"))
     with pytest.raises(ModelFileError, match="not found"):
-        load_checkpoint(str(tmp_path / "missing.safetensors"))
+        load_forecaster(str(tmp_path / "missing.safetensors"))
     (tmp_path / "junk.safetensors").write_bytes(b"junk")
     with pytest.raises(ModelFileError, match="not a PoseMotion forecaster checkpoint"):
-        load_checkpoint(str(tmp_path / "junk.safetensors"))
+        load_forecaster(str(tmp_path / "junk.safetensors"))
 
 
 def test_forecast_input_checks():
