@@ -11,6 +11,10 @@ exponential moving average; a code whose moving count falls below ``reset_thresh
 replaced by a random latent of the current batch. Only ``codebook`` is saved in a state dict (as in
 the official checkpoints); the moving sums and counts are rebuilt from it when training resumes.
 
+Trained by several processes (``core/training.py``), each process holds a slice of one global batch:
+the EMA step and the dead-code reset gather every process's latents first, so each process makes
+the same update a single process makes on the whole batch (DDP then keeps the buffers in step).
+
 ``ResidualQuantizer`` is MoMask's residual VQ: quantiser q encodes what quantisers 0..q-1 left over;
 at training time, with probability ``dropout_prob`` only a random prefix of the quantisers is used,
 so any prefix of the id streams decodes to a coarser motion.
@@ -22,6 +26,7 @@ import random
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -40,6 +45,16 @@ def perplexity_of(ids: torch.Tensor, num_codes: int) -> torch.Tensor:
     counts = torch.bincount(ids.reshape(-1), minlength=num_codes).float()
     prob = counts / counts.sum().clamp(min=1.0)
     return torch.exp(-(prob * torch.log(prob + 1e-7)).sum())
+
+
+def gather_batch(x: torch.Tensor) -> torch.Tensor:
+    """Every process's rows of ``x`` in rank order (the whole global batch), or ``x`` itself when
+    training in one process. Processes hold equal slices (``core.training.fit`` splits evenly)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts)
 
 
 def random_rows(x: torch.Tensor, count: int) -> torch.Tensor:
@@ -108,11 +123,11 @@ class EMACodebook(nn.Module):
 
     def forward(self, x: torch.Tensor) -> Quantized:
         if self.training and not bool(self.statistics_ready):
-            self._prepare_statistics(x.detach())
+            self._prepare_statistics(gather_batch(x.detach()))
         ids = self.choose(x.detach())
         codes = self.lookup(ids).to(x.dtype)
         if self.training:
-            self.update(x.detach(), ids)
+            self.update(gather_batch(x.detach()), gather_batch(ids))
         commit_loss = F.mse_loss(x, codes.detach())
         straight_through = x + (codes - x).detach()
         return Quantized(straight_through, ids, commit_loss, perplexity_of(ids, self.num_codes))
