@@ -7,8 +7,13 @@ import os
 import sys
 
 from ..models.core.resources import DEFAULT_MOCAP, console_progress
+from ..models.core.training import is_main_process
+from ..models.forecasting.dataset import build_dataset, load_dataset
 from ..models.forecasting.encoders import encode_texts
+from ..models.forecasting.experiments import evaluate, format_curves, format_table, latency, make_models, run_comparison
 from ..models.forecasting.inference import BUNDLED_FORECASTER, forecast_image
+from ..models.forecasting.pose_frame import POSE_FRAME
+from ..models.forecasting.training import save_forecaster, train_model
 
 DEFAULT_DATA = os.path.join("data", "forecast", "windows.npz")
 
@@ -45,7 +50,6 @@ def add_commands(commands) -> None:
 
 def run_command(args) -> int:
     if args.command == "forecast-data":
-        from ..models.forecasting.dataset import build_dataset
 
         summary = build_dataset(args.out, args.mocap)
         print(json.dumps(summary, indent=1))
@@ -63,11 +67,6 @@ def run_command(args) -> int:
 
 
 def _train(args) -> int:
-    from ..models.core.training import is_main_process
-    from ..models.forecasting.dataset import load_dataset
-    from ..models.forecasting.experiments import evaluate, make_models
-    from ..models.forecasting.pose_frame import POSE_FRAME
-    from ..models.forecasting.training import save_forecaster, train_model
 
     train, test = load_dataset(args.data, encode_texts)
     model = make_models(train, train.horizon)[args.model]
@@ -88,8 +87,6 @@ def _train(args) -> int:
 
 
 def _bench(args) -> int:
-    from ..models.forecasting.dataset import load_dataset
-    from ..models.forecasting.experiments import format_curves, format_table, latency, run_comparison
 
     train, test = load_dataset(args.data, encode_texts)
     print(f"data: {len(train)} train / {len(test)} test windows (test clips: {sorted(set(test.clips))}), "

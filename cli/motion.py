@@ -9,9 +9,12 @@ import sys
 import torch
 
 from ..models.core.resources import DEFAULT_MOCAP, console_progress
+from ..models.core.training import is_main_process
 from ..models.tokenizers import benchmark
 from ..models.tokenizers.benchmark import BENCHMARKED_KINDS
-from ..models.tokenizers.dataset import DEFAULT_OUT
+from ..models.tokenizers.checkpoints import save_tokenizer
+from ..models.tokenizers.dataset import DEFAULT_OUT, build_motion_dataset, load_motion_dataset
+from ..models.tokenizers.training import evaluate_tokenizer, make_tokenizer, train_tokenizer
 
 DEFAULT_CHECKPOINTS = os.path.join("data", "motion", "checkpoints")
 
@@ -52,7 +55,6 @@ def run_command(args) -> int:
     if getattr(args, "threads", 0) > 0:
         torch.set_num_threads(args.threads)
     if args.command == "motion-data":
-        from ..models.tokenizers.dataset import build_motion_dataset
 
         summary = build_motion_dataset(args.out, args.mocap, mirror=args.mirror, test_fraction=args.test_fraction)
         brief = {k: v for k, v in summary.items() if k != "clips"}
@@ -68,10 +70,6 @@ def run_command(args) -> int:
 
 
 def _train(args) -> int:
-    from ..models.core.training import is_main_process
-    from ..models.tokenizers.checkpoints import save_tokenizer
-    from ..models.tokenizers.dataset import load_motion_dataset
-    from ..models.tokenizers.training import evaluate_tokenizer, make_tokenizer, train_tokenizer
 
     train, test, summary = load_motion_dataset(args.data)
     overrides = {} if args.tau is None else {"residual_dropout": args.tau}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ..models.forecasting import BUNDLED_DIR
+from ..models.forecasting.encoders import BlipEncoder, default_text_encoder
 from ..models.forecasting.inference import forecast_pose_keypoint
 from ..models.forecasting.training import load_forecaster
 from ..models.forecasting.types import Conditioning
@@ -31,7 +32,6 @@ class PoseMotionLoadBLIP:
         return {"required": {"model": (bridge.list_model_dirs("blip"), {"tooltip": "A folder in models/blip."})}}
 
     def load(self, model):
-        from ..models.forecasting.encoders import BlipEncoder
 
         return (BlipModel(BlipEncoder.from_folder(bridge.resolve_model_dir("blip", model))),)
 
@@ -68,7 +68,6 @@ class PoseMotionTextEncode:
         return {"required": {"text": ("STRING", {"default": "walk forward", "multiline": False})}}
 
     def encode(self, text):
-        from ..models.forecasting.encoders import default_text_encoder
 
         return (default_text_encoder().encode([text]),)
 

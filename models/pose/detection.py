@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import mediapipe as mp
 import numpy as np
 import torch
 
@@ -56,8 +57,6 @@ _GRAPHS: dict[tuple, object] = {}
 
 def _solutions(settings: DetectionSettings):
     """MediaPipe graphs are slow to build (~0.3 s), so keep one per configuration."""
-    import mediapipe as mp
-
     key = ("holistic", settings.video, settings.min_confidence, settings.mask == "pose_segmentation")
     if key not in _GRAPHS:
         _GRAPHS[key] = mp.solutions.holistic.Holistic(

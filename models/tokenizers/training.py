@@ -26,8 +26,12 @@ import torch
 from ..core.errors import InputError
 from ..core.resources import ProgressCallback
 from ..core.training import fit, make_accelerator
+from ..motion.humanml3d import features_to_joints
+from .checkpoints import TOKENIZER_KINDS
 from .dataset import MotionClips
 from .metrics import codebook_summary, reconstruction_metrics_mm, token_agreement
+from .pgr2m import PGR2MTokenizer
+from .posecodes import pose_codes
 
 WINDOW = 40  # 2 s at 20 fps: 10 token steps; fits every clip the dataset keeps
 
@@ -45,8 +49,6 @@ SMALL_CONFIGS: dict[str, dict] = {
 
 
 def tokenizer_kinds() -> dict[str, type]:
-    from .checkpoints import TOKENIZER_KINDS
-    from .pgr2m import PGR2MTokenizer
 
     return {PGR2MTokenizer.kind: PGR2MTokenizer, **TOKENIZER_KINDS}
 
@@ -148,14 +150,12 @@ def frame_pose_codes(clips: MotionClips) -> torch.Tensor:
     """PGR2M pose codes of every frame [F, 392], measured once per clip on the joints recovered from
     the clip's features (the clip's canonical frame, as the official data preparation does and as
     encoding a whole clip does); windows then take their rows instead of re-measuring every step."""
-    from .posecodes import pose_codes
 
     return torch.cat([pose_codes(_joints(clips.clip(k))) for k in range(len(clips))])
 
 
 def joint_loss(model, recon: torch.Tensor, raw_target: torch.Tensor) -> torch.Tensor:
     """L1 between joints recovered from the reconstruction and from the raw target features (metres)."""
-    from ..motion.humanml3d import features_to_joints
 
     pred = features_to_joints(model.denormalise(recon)[..., : raw_target.shape[-1]])
     with torch.no_grad():
@@ -164,7 +164,6 @@ def joint_loss(model, recon: torch.Tensor, raw_target: torch.Tensor) -> torch.Te
 
 
 def _joints(features: torch.Tensor) -> torch.Tensor:
-    from ..motion.humanml3d import features_to_joints
 
     return features_to_joints(features)
 
