@@ -6,17 +6,22 @@ import os
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+import skimage.data
 import torch
 from posemotion.models.core.resources import demo_clip
+from posemotion.models.forecasting.model import OneStageForecaster
+from posemotion.models.forecasting.training import save_forecaster
+from posemotion.models.media.video import read_video
+from support.tiny_models import save_tiny_blip, save_tiny_posegen
 
 REPO = Path(__file__).resolve().parents[1]
 MOCAP_FILES = ("test.asf", "test.amc", "test_mocapbank.bvh", "test_freebvh.bvh")
 
 
 def _astronaut() -> np.ndarray:
-    import skimage.data
 
     return np.ascontiguousarray(skimage.data.astronaut())  # 512x512 RGB, NASA, public domain
 
@@ -43,7 +48,6 @@ def demo_clip_path() -> str:
 @pytest.fixture(scope="session")
 def walk_frames(demo_clip_path) -> tuple[np.ndarray, float]:
     """The first 40 frames of the real walking clip, longer side 480 px."""
-    from posemotion.models.media.video import read_video
 
     return read_video(demo_clip_path, max_frames=40, max_side=480)
 
@@ -63,7 +67,6 @@ def comfy_dirs(tmp_path, tmp_path_factory, monkeypatch, astronaut, demo_clip_pat
 
 def prepare_workflow_files(input_dir, models_dir, astronaut, demo_clip_path, mocap_dir, tmp_path_factory) -> None:
     """Everything the shipped workflows read: input files, and tiny models under their file names."""
-    import cv2
 
     cv2.imwrite(str(input_dir / "posemotion_person.png"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
     shutil.copy(demo_clip_path, input_dir / "posemotion_walk.mp4")
@@ -74,7 +77,6 @@ def prepare_workflow_files(input_dir, models_dir, astronaut, demo_clip_path, moc
 
 def _posegen_models(models_dir, tmp_path_factory):
     """Tiny PoseGen parts under the names the PoseGen workflows load, written once per session."""
-    from support.tiny_models import save_tiny_posegen
 
     global _POSEGEN_CACHE
     if _POSEGEN_CACHE is None:
@@ -88,9 +90,6 @@ _POSEGEN_CACHE = None
 
 def _forecast_models(models_dir):
     """What the BLIP forecasting workflow loads, as tiny stand-ins under the same names."""
-    from posemotion.models.forecasting.model import OneStageForecaster
-    from posemotion.models.forecasting.training import save_forecaster
-    from support.tiny_models import save_tiny_blip
 
     blip = save_tiny_blip(str(models_dir / "blip" / "blip-itm-base-coco"))
     torch.manual_seed(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -9,7 +10,9 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from posemotion.models.core.errors import InputError, ModelFileError
+from posemotion.models.forecasting import encoders
 from posemotion.models.forecasting.encoders import (
     BLIP_MAX_TOKENS,
     BlipEncoder,
@@ -18,8 +21,10 @@ from posemotion.models.forecasting.encoders import (
     default_text_encoder,
 )
 from posemotion.models.forecasting.types import Conditioning
+from safetensors.torch import load_file, save_file
 from support.tiny_models import TEXTS, save_tiny_blip
 from support.tiny_models import tiny_blip_parts as _tiny_parts
+from transformers import BlipForImageTextRetrieval, BlipProcessor
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +48,6 @@ def _image(frames: np.ndarray) -> torch.Tensor:
 
 
 def test_blip_matches_transformers_itm_path(blip, blip_folder):
-    from PIL import Image
-    from transformers import BlipForImageTextRetrieval, BlipProcessor
 
     frames = _frames(2)
     cond = blip.encode(_image(frames), TEXTS)
@@ -193,7 +196,6 @@ def test_blip_refuses_other_checkpoints(blip_folder, tmp_path):
 
 
 def test_blip_refuses_weights_without_the_encoders(blip_folder, tmp_path):
-    from safetensors.torch import load_file, save_file
 
     folder = tmp_path / "partial"
     shutil.copytree(blip_folder, folder)
@@ -206,7 +208,6 @@ def test_blip_refuses_weights_without_the_encoders(blip_folder, tmp_path):
 
 def test_blip_loads_single_processor_config_layout(tmp_path):
     """transformers 5 saves a processor as one processor_config.json; that layout loads too."""
-    from transformers import BlipProcessor
 
     model, tokenizer, image_processor = _tiny_parts()
     folder = tmp_path / "blip-modern"
@@ -266,9 +267,7 @@ def test_minilm_text_validation(minilm):
 
 
 def test_minilm_missing_package(monkeypatch):
-    import importlib.util
 
-    from posemotion.models.forecasting import encoders
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",

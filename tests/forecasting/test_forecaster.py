@@ -11,8 +11,10 @@ from posemotion.models.core.pose_keypoint import make_frame, make_person
 from posemotion.models.forecasting.inference import forecast_pose_keypoint, initial_pose
 from posemotion.models.forecasting.losses import masked_mse, relative_pose_loss
 from posemotion.models.forecasting.model import OneStageForecaster
+from posemotion.models.forecasting.pose_frame import from_pose_frame, p0_box, to_pose_frame
 from posemotion.models.forecasting.training import load_forecaster, save_forecaster, train_model
 from posemotion.models.forecasting.types import Conditioning, PoseWindows
+from safetensors.torch import load_file, save_file
 
 
 def _conditioning(batch, tokens=3, dim=8, encoder="test-encoder", value=None):
@@ -96,7 +98,6 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
     torch.testing.assert_close(loaded.forecast(p0, cond, 4), model.forecast(p0, cond, 4))
     other = _model(d_model=16, num_heads=2, ffn_dim=32)
     save_forecaster(other, str(tmp_path / "g.safetensors"))
-    from safetensors.torch import load_file, save_file
     save_file(load_file(str(tmp_path / "g.safetensors")), str(tmp_path / "h.safetensors"),
               metadata={"posemotion": json.dumps({"kind": "one_stage", "config": model.config})})
     with pytest.raises(ModelFileError, match="weights do not match its config"):
@@ -147,7 +148,6 @@ def test_pose_keypoint_forecast_and_errors():
 
 
 def test_pose_frame_round_trip_and_scale_invariance():
-    from posemotion.models.forecasting.pose_frame import from_pose_frame, p0_box, to_pose_frame
 
     poses = torch.rand(3, 4, 5, 2)
     visible = torch.ones(3, 4, 5, dtype=torch.bool)

@@ -3,6 +3,9 @@ smpl_22 joints by ``motion_io.read_motion`` and resampled to 20 fps."""
 
 from __future__ import annotations
 
+import glob
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +15,8 @@ from posemotion.models.motion.asf_amc import read_asf_amc
 from posemotion.models.motion.io import read_motion
 from posemotion.models.motion.resample import resample as resample_motion
 from posemotion.models.motion.resample import resample_frames
+from posemotion.models.motion.rotations import cont6d_to_matrix, matrix_to_cont6d, quat_between, quat_to_matrix
+from safetensors.torch import load_file, save_file
 
 
 def _smpl22(*paths) -> np.ndarray:
@@ -308,7 +313,6 @@ def test_feature_stats_follow_humanml3d_and_round_trip_through_files(tmp_path, r
     loaded = h.FeatureStats.load_npy(str(tmp_path / "stats"), dim=263)
     np.testing.assert_array_equal(loaded.mean, stats.mean)
     np.testing.assert_array_equal(loaded.std, stats.std)
-    from safetensors.torch import load_file, save_file
 
     save_file(stats.to_tensors("body_"), str(tmp_path / "stats.safetensors"))
     restored = h.FeatureStats.from_tensors(load_file(str(tmp_path / "stats.safetensors")), "body_")
@@ -334,8 +338,6 @@ def test_features_match_humanml3d_release_when_available():
     Only rows 0..99 are compared: the released files have one frame more than their joints, and the
     heading smoothing (sigma 20, 4 sigma wide) lets that frame reach rows after about T - 80.
     """
-    import glob
-    import os
 
     folder = os.environ.get("HUMANML3D_DIR")
     if not folder:
@@ -353,7 +355,6 @@ def test_features_match_humanml3d_release_when_available():
 
 
 def test_smallest_rotation_between_directions_including_opposite_ones():
-    from posemotion.models.motion.rotations import cont6d_to_matrix, matrix_to_cont6d, quat_between, quat_to_matrix
 
     u = torch.randn(64, 3, dtype=torch.float64)
     v = torch.cat([torch.randn(60, 3, dtype=torch.float64), -u[60:]])  # the last four point opposite ways

@@ -22,6 +22,7 @@ from posemotion.models.core.motion import Motion
 from posemotion.models.motion import bvh, retarget
 from posemotion.models.motion import io as motion_io
 from posemotion.models.motion.resample import resample
+from scipy.spatial.transform import Rotation
 
 J = {name: i for i, name in enumerate(SMPL_52)}
 CLIPS = {  # name: (file, amc file, source frames, fps, layout)
@@ -213,7 +214,6 @@ def test_bvh_export_round_trip(at_20fps, tmp_path, name):
 def test_bvh_export_of_a_rigid_skeleton_is_exact(tmp_path):
     # joints posed by random rotations of fixed bones (SMPL's rest skeleton, plus a hand): the fit
     # must find rotations that reproduce them up to the file's 6 decimals
-    from scipy.spatial.transform import Rotation
 
     rng = np.random.default_rng(0)
     rest = np.concatenate([retarget.SMPL_22_REST, np.zeros((30, 3))])

@@ -1,5 +1,6 @@
 """Background KV-sharing: Otsu, subject maps, the shared attention path, caching and range checks."""
 
+import copy
 import math
 
 import cv2
@@ -8,6 +9,7 @@ import pytest
 import torch
 from diffusers.models.transformers.transformer_wan import WanAttention, WanAttnProcessor
 from posemotion.models.core.errors import InputError
+from posemotion.models.posegen import pipeline as pl
 from posemotion.models.posegen.attention import KVShareSelfAttnProcessor, SubjectMapCrossAttnProcessor
 from posemotion.models.posegen.kv_share import (
     FRAMING_PRESETS,
@@ -19,6 +21,7 @@ from posemotion.models.posegen.kv_share import (
 )
 from posemotion.models.posegen.pipeline import KV_SHARE_CHOICES, KVShareSettings, kv_share_settings
 from posemotion.models.posegen.transformer import PoseGenTransformer
+from support.tiny_models import tiny_posegen_parts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: a 2nd thread only contends
 
@@ -363,10 +366,7 @@ def test_detach_restores_the_processors_that_were_there():
 
 
 def test_generate_leaves_stock_processors_and_fresh_outputs():
-    import copy
 
-    from posemotion.models.posegen import pipeline as pl
-    from support.tiny_models import tiny_posegen_parts
 
     models = pl.PoseGenModels(**tiny_posegen_parts())
     fresh = copy.deepcopy(models.transformer)

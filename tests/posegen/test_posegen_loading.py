@@ -11,6 +11,7 @@ import os
 
 import pytest
 import torch
+from diffusers import AutoencoderKLWan
 from diffusers.loaders.single_file_utils import convert_wan_transformer_to_diffusers
 from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
 from posemotion.models.core.errors import ModelFileError
@@ -18,6 +19,15 @@ from posemotion.models.posegen.loading import load_clip_vision, load_text_encode
 from posemotion.models.posegen.lora import load_lora, unload_lora
 from posemotion.models.posegen.transformer import PoseGenTransformer
 from safetensors.torch import save_file
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import (
+    CLIPVisionConfig,
+    CLIPVisionModel,
+    CLIPVisionModelWithProjection,
+    PreTrainedTokenizerFast,
+    UMT5Config,
+    UMT5EncoderModel,
+)
 
 TINY = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=8, in_channels=36, out_channels=16,
             text_dim=12, freq_dim=8, ffn_dim=24, num_layers=2, image_dim=20, added_kv_proj_dim=16)
@@ -200,7 +210,6 @@ def test_mismatched_files_name_the_file_and_the_keys(tmp_path):
 
 
 def test_vae_loads_from_folder_and_single_file(tmp_path):
-    from diffusers import AutoencoderKLWan
 
     torch.manual_seed(0)
     vae = AutoencoderKLWan(base_dim=8, z_dim=4, latents_mean=[0.0] * 4, latents_std=[1.0] * 4).eval()
@@ -219,7 +228,6 @@ def test_vae_loads_from_folder_and_single_file(tmp_path):
 
 
 def test_clip_vision_loads_from_folder_and_comfy_single_file(tmp_path):
-    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     torch.manual_seed(0)
     config = CLIPVisionConfig(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=2,
@@ -246,7 +254,6 @@ def test_clip_vision_without_projection_loads(tmp_path, layout):
     """A tower without projection: ComfyUI names keep ``vision_model.``; transformers 5 saves a
     CLIPVisionModel without it. The reference is the same tower inside a model with projection,
     whose state dict keeps the prefix in every transformers version."""
-    from transformers import CLIPVisionConfig, CLIPVisionModel, CLIPVisionModelWithProjection
 
     torch.manual_seed(1)
     config = CLIPVisionConfig(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=2,
@@ -277,8 +284,6 @@ def test_clip_vision_without_projection_loads(tmp_path, layout):
 
 
 def _tiny_tokenizer(folder) -> None:
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
 
     vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, "a": 3, "woman": 4, "dances": 5}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
@@ -288,7 +293,6 @@ def _tiny_tokenizer(folder) -> None:
 
 
 def test_text_encoder_loads_with_its_tokenizer(tmp_path):
-    from transformers import UMT5Config, UMT5EncoderModel
 
     torch.manual_seed(0)
     encoder = UMT5EncoderModel(UMT5Config(vocab_size=6, d_model=16, d_kv=8, d_ff=24, num_layers=2, num_heads=2,

@@ -1,9 +1,24 @@
 """Tiny models built in tests: no weights exist on this machine for BLIP, so tests make their own."""
 
 import os
+import shutil
+import tempfile
 
 import torch
+from diffusers import AutoencoderKLWan
 from posemotion.models.posegen.tiny import word_level_umt5_tokenizer
+from posemotion.models.posegen.transformer import PoseGenTransformer
+from safetensors.torch import save_file
+from transformers import (
+    BertTokenizer,
+    BlipConfig,
+    BlipForImageTextRetrieval,
+    BlipImageProcessorPil,
+    CLIPVisionConfig,
+    CLIPVisionModelWithProjection,
+    UMT5Config,
+    UMT5EncoderModel,
+)
 
 WORDS = "a person walks forward runs jumps the and to left right slowly ##s ##ing".split()
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -12,7 +27,6 @@ TEXTS = ["a person walks forward", "the person jumps to the left slowly"]
 
 def tiny_blip_parts():
     """A tiny BLIP ITM model, tokenizer and image processor (seeded), for tests of the BLIP path."""
-    from transformers import BertTokenizer, BlipConfig, BlipForImageTextRetrieval, BlipImageProcessorPil
 
     tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(SPECIALS + WORDS)})
     image_processor = BlipImageProcessorPil(size={"height": 32, "width": 32})
@@ -53,9 +67,6 @@ def tiny_umt5_tokenizer():
 def tiny_posegen_parts(num_layers: int = 4, seed: int = 0) -> dict:
     """Tiny, seeded stand-ins of everything PoseGen runs: DiT (36 in-channels, reference and hand
     patchifiers), Wan VAE (z_dim 16, 8x spatial, 4x temporal), CLIP vision, UMT5 encoder, tokenizer."""
-    from diffusers import AutoencoderKLWan
-    from posemotion.models.posegen.transformer import PoseGenTransformer
-    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection, UMT5Config, UMT5EncoderModel
 
     torch.manual_seed(seed)
     transformer = PoseGenTransformer(num_attention_heads=2, attention_head_dim=16, in_channels=36, out_channels=16,
@@ -89,10 +100,7 @@ def save_tiny_posegen(models_dir) -> dict[str, str]:
     """Write tiny PoseGen parts under ComfyUI's folders with the names the PoseGen workflows load:
     diffusers folders for the two transformers and the VAE, ComfyUI-style single files for CLIP vision
     and UMT5 (transformers names) with a separate tokenizer folder."""
-    import shutil
-    import tempfile
 
-    from safetensors.torch import save_file
 
     root = os.fspath(models_dir)
     base = tiny_posegen_parts(seed=0)

@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 from posemotion.models.core.errors import InputError
+from posemotion.models.motion.humanml3d import joints_to_features
 from posemotion.models.tokenizers import pgr2m
-from posemotion.models.tokenizers.posecodes import SLOTS
+from posemotion.models.tokenizers.posecodes import SLOTS, pose_codes
 
 TINY = dict(code_dim=16, width=16, depth=2, num_quantizers=3, num_codes=8, attention_dim=12)
 
@@ -100,8 +101,6 @@ def test_loader_reads_the_official_file(tmp_path):
 
 def test_pose_codes_are_measured_from_features_when_not_given(tiny):
     """Features made from joints give back the joints' own pose codes (every 4th frame)."""
-    from posemotion.models.motion.humanml3d import joints_to_features
-    from posemotion.models.tokenizers.posecodes import pose_codes
 
     base = torch.tensor([[0.0, 0.95, 0.0], [0.09, 0.88, 0.0], [-0.09, 0.88, 0.0], [0.0, 1.05, 0.0],
                          [0.09, 0.5, 0.0], [-0.09, 0.5, 0.0], [0.0, 1.17, 0.0], [0.09, 0.08, 0.0],

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from posemotion.models.core.errors import InputError
+from posemotion.models.motion.io import read_motion
 from posemotion.models.tokenizers import posecodes as pc
 
 # A standing body facing +z (its left towards +x), arms hanging, feet flat: smpl_22 order, metres.
@@ -45,7 +46,6 @@ def test_tables_have_70_slots_and_392_unique_names():
 
 @pytest.fixture(scope="module")
 def cmu_walk(mocap_dir):
-    from posemotion.models.motion.io import read_motion
 
     motion = read_motion(mocap_dir / "test.asf", amc_path=mocap_dir / "test.amc", layout="smpl_22")
     joints = motion.joints.numpy()[::6]  # 120 -> 20 fps, as HumanML3D

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import torch
-
 from posemotion.models.core.training import fit
 from posemotion.models.tokenizers.vqvae import VQVAE
 

@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 from posemotion.models.core.layouts import layout_names
+from posemotion.models.tokenizers.checkpoints import load_tokenizer, save_tokenizer
 from posemotion.models.tokenizers.dataset import (
     MIRROR_SUFFIX,
     build_motion_dataset,
@@ -102,7 +103,6 @@ def _fixed_batch_loss(model, train, window: int = 16) -> float:
 
 @pytest.mark.parametrize("kind", ["vqvae", "rvq", "part_vq", "pgr2m"])
 def test_training_lowers_the_loss_and_the_checkpoint_reloads(kind, motion_data, tmp_path):
-    from posemotion.models.tokenizers.checkpoints import load_tokenizer, save_tokenizer
 
     out, _ = motion_data
     train, test, _ = load_motion_dataset(str(out))

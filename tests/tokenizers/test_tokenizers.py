@@ -20,12 +20,14 @@ import numpy as np
 import pytest
 import torch
 from posemotion.models.core.errors import InputError, ModelFileError
+from posemotion.models.motion import humanml3d
 from posemotion.models.tokenizers.base import MotionTokens
 from posemotion.models.tokenizers.checkpoints import TOKENIZER_KINDS, load_tokenizer, save_tokenizer
 from posemotion.models.tokenizers.part_vq import PartAwareVQVAE
 from posemotion.models.tokenizers.quantizers import EMACodebook, ResidualQuantizer
 from posemotion.models.tokenizers.rvq import ResidualVQVAE
 from posemotion.models.tokenizers.vqvae import VQVAE
+from safetensors.torch import load_file, save_file
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: a 2nd thread only contends
 
@@ -321,7 +323,6 @@ def test_our_checkpoint_with_the_wrong_kind_is_rejected(tmp_path):
     with pytest.raises(ModelFileError, match="expected 'part_vq'"):
         load_tokenizer(path, kind="part_vq")
     # a file whose recorded kind disagrees with its weights: rebuilt as rvq, the keys do not fit
-    from safetensors.torch import load_file, save_file
     record = json.load(open(config_path))
     record["kind"], record["config"]["num_quantizers"] = "rvq", 3
     save_file(load_file(path), path, metadata={"posemotion-tokenizer": json.dumps(record)})
@@ -439,7 +440,6 @@ def test_part_vq_quantises_hands_first():
 
 
 def test_part_vq_feature_split_follows_humanml3d():
-    from posemotion.models.motion import humanml3d
 
     model = tiny("part_vq", body_dim=None, hand_dim=None)
     assert (model.config["body_dim"], model.config["hand_dim"]) == (humanml3d.BODY_DIM, humanml3d.HAND_DIM)

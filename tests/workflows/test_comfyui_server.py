@@ -18,6 +18,7 @@ import urllib.request
 import uuid
 
 import pytest
+from conftest import prepare_workflow_files
 from posemotion import NODE_CLASS_MAPPINGS
 from posemotion.workflows.source.build import ROOT
 from support.workflow_runner import prompt_for_tests
@@ -49,7 +50,6 @@ def _get(url: str):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, astronaut, demo_clip_path, mocap_dir):
-    from conftest import prepare_workflow_files
 
     base = tmp_path_factory.mktemp("comfyui")
     (base / "packs").mkdir()
