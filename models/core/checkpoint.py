@@ -157,22 +157,26 @@ def load_checkpoint(path: str, family: str, kind: str | None = None, extra_keys:
     return Loaded(model.eval(), header, extras)
 
 
-def load_weights_strictly(model: torch.nn.Module, state: dict, path: str) -> None:
-    """load_state_dict(strict=True) with one ModelFileError naming the file and the first offending keys."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [f"{k} {list(state[k].shape)} (expected {list(expected[k].shape)})"
-             for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+def check_state_dict(expected: dict, given: dict, source: str, what: str) -> None:
+    """One ModelFileError naming ``source`` and the first missing, unexpected and mis-shaped keys of
+    ``given`` against ``expected`` (name -> tensor); nothing when they match."""
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    wrong = [f"{k} {list(given[k].shape)} (expected {list(expected[k].shape)})"
+             for k in expected if k in given and tuple(given[k].shape) != tuple(expected[k].shape)]
     problems = []
     for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong)):
         if keys:
             more = f" (+{len(keys) - 3} more)" if len(keys) > 3 else ""
             problems.append(f"{label}: {', '.join(keys[:3])}{more}")
     if problems:
-        kind = getattr(model, "kind", None) or getattr(model, "name", None) or type(model).__name__
-        raise ModelFileError(f"{path}: weights do not match its config ({kind}, {getattr(model, 'config', {})}): "
-                             + "; ".join(problems))
+        raise ModelFileError(f"{source}: weights do not match {what}: " + "; ".join(problems))
+
+
+def load_weights_strictly(model: torch.nn.Module, state: dict, path: str) -> None:
+    """load_state_dict(strict=True) with one ModelFileError naming the file and the first offending keys."""
+    kind = getattr(model, "kind", None) or getattr(model, "name", None) or type(model).__name__
+    check_state_dict(model.state_dict(), state, path, f"its config ({kind}, {getattr(model, 'config', {})})")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:  # e.g. a dtype torch cannot copy

@@ -51,13 +51,13 @@ from transformers import (
     UMT5EncoderModel,
 )
 
+from ..core.checkpoint import check_state_dict
 from ..core.errors import ModelFileError
 from .transformer import PoseGenTransformer
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 WAN_HEAD_DIM = 128  # every released Wan2.1 DiT (1.3B: 12 x 128, 14B: 40 x 128)
 KEY_PREFIXES = ("pipe.dit.", "model.diffusion_model.", "diffusion_model.")
-_SHOWN_KEYS = 5
 
 # Original (Wan / DiffSynth) module paths -> diffusers module paths. Inside each block:
 _BLOCK_MODULES = {
@@ -369,29 +369,6 @@ def _parameters_on_meta() -> Iterator[None]:
 
 def _init_parameters(model_class: type) -> set[str]:
     return set(inspect.signature(model_class.__init__).parameters) - {"self"}
-
-
-def _key_list(keys: list[str]) -> str:
-    shown = ", ".join(keys[:_SHOWN_KEYS])
-    return f"{shown}{f' (+{len(keys) - _SHOWN_KEYS} more)' if len(keys) > _SHOWN_KEYS else ''}"
-
-
-def check_state_dict(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor], source: str,
-                     model_name: str) -> None:
-    """Raise one ModelFileError naming the first missing, unexpected and mis-shaped keys."""
-    missing = [k for k in expected if k not in given]
-    unexpected = [k for k in given if k not in expected]
-    mismatched = [f"{k} {tuple(given[k].shape)} vs {tuple(expected[k].shape)}"
-                  for k in expected if k in given and given[k].shape != expected[k].shape]
-    problems = []
-    if missing:
-        problems.append(f"missing {len(missing)}: {_key_list(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {len(unexpected)}: {_key_list(unexpected)}")
-    if mismatched:
-        problems.append(f"shape (file vs model) {len(mismatched)}: {_key_list(mismatched)}")
-    if problems:
-        raise ModelFileError(f"{source}: weights do not match {model_name}; " + "; ".join(problems))
 
 
 def build_strict(model_class: type, config: dict[str, Any], state_dict: dict[str, torch.Tensor], source: str,

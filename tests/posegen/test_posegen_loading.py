@@ -186,9 +186,9 @@ def test_mismatched_files_name_the_file_and_the_keys(tmp_path):
         load_transformer(path, num_heads=2)
     message = str(error.value)
     assert path in message and "PoseGenTransformer" in message
-    assert "missing 1: blocks.1.attn2.to_k.weight" in message
-    assert "unexpected 1: blocks.0.self_attn.extra.weight" in message
-    assert "blocks.0.ffn.net.2.bias (5,) vs (16,)" in message
+    assert "missing keys: blocks.1.attn2.to_k.weight" in message
+    assert "unexpected keys: blocks.0.self_attn.extra.weight" in message
+    assert "wrong shapes: blocks.0.ffn.net.2.bias [5] (expected [16])" in message
 
     write_posegen_folder(tmp_path / "posegen", model, num_layers=3)
     with pytest.raises(ModelFileError, match=r"model_config.json says num_layers=3 but the weights have 2"):
