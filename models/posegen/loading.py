@@ -53,93 +53,11 @@ from transformers import (
 
 from ..core.checkpoint import check_state_dict
 from ..core.errors import ModelFileError
+from .key_names import BLOCK_KEY, convert_original_transformer_keys, strip_prefixes, uses_original_names
 from .transformer import PoseGenTransformer
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 WAN_HEAD_DIM = 128  # every released Wan2.1 DiT (1.3B: 12 x 128, 14B: 40 x 128)
-KEY_PREFIXES = ("pipe.dit.", "model.diffusion_model.", "diffusion_model.")
-
-# Original (Wan / DiffSynth) module paths -> diffusers module paths. Inside each block:
-_BLOCK_MODULES = {
-    "self_attn.q": "attn1.to_q", "self_attn.k": "attn1.to_k", "self_attn.v": "attn1.to_v",
-    "self_attn.o": "attn1.to_out.0", "self_attn.norm_q": "attn1.norm_q", "self_attn.norm_k": "attn1.norm_k",
-    "cross_attn.q": "attn2.to_q", "cross_attn.k": "attn2.to_k", "cross_attn.v": "attn2.to_v",
-    "cross_attn.o": "attn2.to_out.0", "cross_attn.norm_q": "attn2.norm_q", "cross_attn.norm_k": "attn2.norm_k",
-    "cross_attn.k_img": "attn2.add_k_proj", "cross_attn.v_img": "attn2.add_v_proj",
-    "cross_attn.norm_k_img": "attn2.norm_added_k",
-    # Wan's affine norm before cross-attention is norm3 (norm2 is parameter-free, before the FFN);
-    # diffusers calls them the other way round.
-    "norm3": "norm2",
-    "ffn.0": "ffn.net.0.proj", "ffn.2": "ffn.net.2",
-}
-_TOP_MODULES = {
-    "text_embedding.0": "condition_embedder.text_embedder.linear_1",
-    "text_embedding.2": "condition_embedder.text_embedder.linear_2",
-    "time_embedding.0": "condition_embedder.time_embedder.linear_1",
-    "time_embedding.2": "condition_embedder.time_embedder.linear_2",
-    "time_projection.1": "condition_embedder.time_proj",
-    "head.head": "proj_out",
-    "img_emb.proj.0": "condition_embedder.image_embedder.norm1",
-    "img_emb.proj.1": "condition_embedder.image_embedder.ff.net.0.proj",
-    "img_emb.proj.3": "condition_embedder.image_embedder.ff.net.2",
-    "img_emb.proj.4": "condition_embedder.image_embedder.norm2",
-}
-# Bare parameters (not module.weight/bias).
-_BLOCK_PARAMETERS = {"modulation": "scale_shift_table"}
-_TOP_PARAMETERS = {"head.modulation": "scale_shift_table",
-                   "img_emb.emb_pos": "condition_embedder.image_embedder.pos_embed"}
-_BLOCK_KEY = re.compile(r"^blocks\.(\d+)\.(.+)$")
-
-
-# ----------------------------------------------------------------------------- names
-
-def original_module_to_diffusers(path: str) -> str:
-    """Diffusers path of an original Wan module path (unknown paths are returned unchanged)."""
-    match = _BLOCK_KEY.match(path)
-    if match:
-        return f"blocks.{match[1]}.{_BLOCK_MODULES.get(match[2], match[2])}"
-    return _TOP_MODULES.get(path, path)
-
-
-def diffusers_module_to_original(path: str) -> str:
-    """Inverse of :func:`original_module_to_diffusers`."""
-    match = _BLOCK_KEY.match(path)
-    if match:
-        return f"blocks.{match[1]}.{_INVERSE_BLOCK_MODULES.get(match[2], match[2])}"
-    return _INVERSE_TOP_MODULES.get(path, path)
-
-
-_INVERSE_BLOCK_MODULES = {v: k for k, v in _BLOCK_MODULES.items()}
-_INVERSE_TOP_MODULES = {v: k for k, v in _TOP_MODULES.items()}
-
-
-def original_key_to_diffusers(key: str) -> str:
-    """Diffusers name of one tensor of an original Wan state dict."""
-    if key in _TOP_PARAMETERS:
-        return _TOP_PARAMETERS[key]
-    match = _BLOCK_KEY.match(key)
-    if match and match[2] in _BLOCK_PARAMETERS:
-        return f"blocks.{match[1]}.{_BLOCK_PARAMETERS[match[2]]}"
-    module, _, leaf = key.rpartition(".")
-    return f"{original_module_to_diffusers(module)}.{leaf}" if module else key
-
-
-def convert_original_transformer_keys(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Original Wan names -> diffusers names (PoseGen's ref/hand patchifiers keep their names)."""
-    return {original_key_to_diffusers(key): value for key, value in state_dict.items()}
-
-
-def _uses_original_names(keys: list[str]) -> bool:
-    return any(".self_attn." in k or k.startswith("head.") or k.startswith("text_embedding.") for k in keys)
-
-
-def _strip_prefixes(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    for prefix in KEY_PREFIXES:
-        if any(k.startswith(prefix) for k in state_dict):
-            return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state_dict.items()}
-    return state_dict
-
-
 # ----------------------------------------------------------------------------- reading files
 
 def read_state_dict(path: str) -> dict[str, torch.Tensor]:
@@ -247,7 +165,7 @@ def infer_transformer_config(state_dict: dict[str, torch.Tensor], source: str,
         num_heads = inner_dim // WAN_HEAD_DIM
     if inner_dim % num_heads:
         raise ModelFileError(f"{source}: width {inner_dim} does not split into {num_heads} heads")
-    blocks = {int(m[1]) for k in state_dict if (m := _BLOCK_KEY.match(k))}
+    blocks = {int(m[1]) for k in state_dict if (m := BLOCK_KEY.match(k))}
 
     def dim(key: str, axis: int) -> int | None:
         return int(state_dict[key].shape[axis]) if key in state_dict else None
@@ -310,11 +228,11 @@ def read_transformer_checkpoint(path: str, *, num_heads: int | None = None, lora
 
     state_dict: dict[str, torch.Tensor] = {}
     for file in files:
-        for key, value in _strip_prefixes(read_state_dict(file)).items():
+        for key, value in strip_prefixes(read_state_dict(file)).items():
             state_dict[key] = value if dtype is None or not value.is_floating_point() else value.to(dtype)
     if any(".lora_A." in k or ".base_layer." in k for k in state_dict):
         state_dict = merge_wrapped_lora(state_dict, lora_scale, path)
-    if _uses_original_names(list(state_dict)):
+    if uses_original_names(list(state_dict)):
         state_dict = convert_original_transformer_keys(state_dict)
 
     if posegen_config is not None:

@@ -29,7 +29,8 @@ from peft import LoraConfig, inject_adapter_in_model, set_peft_model_state_dict
 from peft.tuners.lora import LoraLayer
 
 from ..core.errors import InputError, ModelFileError
-from .loading import diffusers_module_to_original, original_module_to_diffusers, read_state_dict
+from .key_names import diffusers_module_to_original, original_module_to_diffusers
+from .loading import read_state_dict
 
 _PREFIXES = ("transformer.", "model.diffusion_model.", "diffusion_model.", "base_model.model.", "pipe.dit.")
 _KOHYA_PREFIXES = ("lora_unet_", "lora_transformer_")
