@@ -138,7 +138,7 @@ import importlib.util
 spec = importlib.util.spec_from_file_location('posemotion_pack', sys.argv[2] + '/__init__.py',
                                               submodule_search_locations=[sys.argv[2]])
 pack = importlib.util.module_from_spec(spec); sys.modules['posemotion_pack'] = pack; spec.loader.exec_module(pack)
-from posemotion._pack.nodes import bridge
+from posemotion_pack.nodes import bridge
 import folder_paths
 assert bridge.IN_COMFYUI
 assert '.safetensors' in folder_paths.folder_names_and_paths['pose_forecast'][1]
