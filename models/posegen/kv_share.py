@@ -118,8 +118,6 @@ def scaled_preset(framing: str, depth: int) -> tuple[tuple[int, int], tuple[int,
 class KVShareController:
     """State shared by the KV-sharing attention processors of one `PoseGenTransformer`."""
 
-    FRAMING_PRESETS = FRAMING_PRESETS  # unscaled: the paper's 40 blocks
-
     def __init__(
         self,
         steps: tuple[int, int],
@@ -146,11 +144,11 @@ class KVShareController:
         self.reset()
 
     @classmethod
-    def from_framing(cls, framing: str, subject_token_indices: list[int], **kwargs) -> "KVShareController":
-        if framing not in cls.FRAMING_PRESETS:
-            raise InputError("framing", f"expected one of {sorted(cls.FRAMING_PRESETS)}, got {framing!r}")
-        steps, blocks = cls.FRAMING_PRESETS[framing]
-        return cls(steps, blocks, subject_token_indices, **kwargs)
+    def from_framing(cls, framing: str, subject_token_indices: list[int], depth: int = PAPER_DEPTH,
+                     **kwargs) -> "KVShareController":
+        """A controller with a framing preset's ranges for a model of ``depth`` blocks (:func:`scaled_preset`)."""
+        steps, blocks, mask_blocks = scaled_preset(framing, depth)
+        return cls(steps, blocks, subject_token_indices, mask_blocks=mask_blocks, **kwargs)
 
     # ---- driven by the pipeline ----
     @property

@@ -305,7 +305,7 @@ def test_ranges_are_validated_against_schedule_and_model():
 
 
 def test_framing_presets_are_the_papers_at_40_blocks_and_scale():
-    assert KVShareController.FRAMING_PRESETS is FRAMING_PRESETS  # one table
+    assert KVShareController.from_framing("half_body", [3], depth=20).blocks == scaled_preset("half_body", 20)[1]
     for name, (steps, blocks) in FRAMING_PRESETS.items():
         assert scaled_preset(name, 40) == (steps, blocks, (0, 11))
     assert scaled_preset("half_body", 30) == ((0, 2), (26, 30), (0, 8))  # Wan 1.3B: 34*0.75 = 25.5
