@@ -41,7 +41,7 @@ from ..core.errors import InputError
 from ..core.layouts import layout_names, layout_parents
 from ..core.motion import Motion, validate_motion
 from .clip import LENGTH_UNITS, MocapClip
-from .euler import euler_to_matrix
+from .euler import euler_to_matrix, matrix_to_quaternion
 from .retarget import fit_rotations, rest_offsets
 from .text_parsing import FileErrors, parse_floats, read_lines
 
@@ -376,24 +376,6 @@ def _bvhio_positions(path: str, data: BvhData) -> np.ndarray | None:
 # --------------------------------------------------------------------------------------------
 # writing
 
-def _quaternions(matrices: np.ndarray) -> np.ndarray:
-    """(w, x, y, z) unit quaternions [..., 4] of rotation matrices [..., 3, 3]."""
-    m = matrices
-    xx, yy, zz = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    xy, xz, yx, yz, zx, zy = m[..., 0, 1], m[..., 0, 2], m[..., 1, 0], m[..., 1, 2], m[..., 2, 0], m[..., 2, 1]
-    # 4 q_k q for each k in w, x, y, z; the one with the largest 4 q_k^2 (its leading entry) is the
-    # best conditioned
-    candidates = np.stack([
-        np.stack([1 + xx + yy + zz, zy - yz, xz - zx, yx - xy], -1),
-        np.stack([zy - yz, 1 + xx - yy - zz, xy + yx, xz + zx], -1),
-        np.stack([xz - zx, xy + yx, 1 - xx + yy - zz, yz + zy], -1),
-        np.stack([yx - xy, xz + zx, yz + zy, 1 - xx - yy + zz], -1),
-    ], -2)
-    leading = np.stack([candidates[..., k, k] for k in range(4)], -1)
-    best = np.take_along_axis(candidates, leading.argmax(-1)[..., None, None], axis=-2)[..., 0, :]
-    return best / np.linalg.norm(best, axis=-1, keepdims=True)
-
-
 
 def write_bvh(motion: Motion, path, units: str = "cm") -> str:
     """Write an ``smpl_22``/``smpl_52`` motion as BVH through bvhio; returns the path.
@@ -409,7 +391,7 @@ def write_bvh(motion: Motion, path, units: str = "cm") -> str:
     names, parents = layout_names(motion.layout), layout_parents(motion.layout)
     positions = motion.joints.numpy().astype(np.float64)
     offsets = rest_offsets(positions, motion.layout)
-    quats = _quaternions(fit_rotations(positions, motion.layout, offsets))  # [T, J, 4]
+    quats = matrix_to_quaternion(fit_rotations(positions, motion.layout, offsets))  # [T, J, 4]
     num_frames = positions.shape[0]
 
     joints = []

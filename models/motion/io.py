@@ -12,7 +12,8 @@
   at 20 fps (metres, y up); [T, 52, 3] is read as ``smpl_52``. The 263-dimensional feature files
   (``new_joint_vecs``) are refused.
 
-:func:`write_motion` writes ``.npz`` or ``.bvh`` (``bvh.write_bvh``) by the file's suffix.
+:func:`write_motion` writes ``.npz``, ``.bvh`` (``bvh.write_bvh``) or ``.glb`` (``gltf.write_glb``: binary
+glTF, the same skeleton and rotations as the BVH, with a box per bone) by the file's suffix.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from ..core.motion import Motion, validate_motion
 from .asf_amc import CMU_FPS, read_asf_amc
 from .bvh import read_bvh, write_bvh
 from .clip import LENGTH_UNITS, MocapClip
+from .gltf import write_glb
 from .retarget import retarget_to_smpl
 
 HUMANML3D_FPS = 20.0
 MOTION_SUFFIXES = (".bvh", ".asf", ".npz", ".npy")
-WRITE_SUFFIXES = (".npz", ".bvh")
+WRITE_SUFFIXES = (".npz", ".bvh", ".glb")
 
 
 def _existing_file(path, input_name: str) -> str:
@@ -193,11 +195,13 @@ def write_npz(motion: Motion, path) -> str:
 
 
 def write_motion(motion: Motion, path, units: str = "cm") -> str:
-    """Write ``motion`` as ``.npz`` (any layout, exact) or ``.bvh`` (SMPL layouts; ``units`` is the
-    BVH length unit) by the suffix of ``path``; returns the path."""
+    """Write ``motion`` as ``.npz`` (any layout, exact), ``.bvh`` (SMPL layouts; ``units`` is the
+    BVH length unit) or ``.glb`` (SMPL layouts, metres) by the suffix of ``path``; returns the path."""
     suffix = os.path.splitext(os.fspath(path))[1].lower()
     if suffix == ".npz":
         return write_npz(motion, path)
     if suffix == ".bvh":
         return write_bvh(motion, path, units)
+    if suffix == ".glb":
+        return write_glb(motion, path)
     raise InputError("path", f"expected one of {list(WRITE_SUFFIXES)}, got {os.path.basename(os.fspath(path))!r}")
