@@ -36,12 +36,11 @@ import cv2  # noqa: E402
 import mediapipe as mp  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from posemotion.models.core.resources import demo_clip  # noqa: E402
+from posemotion.models.core.resources import demo_clip, quiet_native_stderr  # noqa: E402
 from posemotion.models.media.images import to_image  # noqa: E402
 from posemotion.models.media.video import read_video  # noqa: E402
 from posemotion.models.pose.detection import DetectionSettings, detect_poses  # noqa: E402
 from posemotion.nodes.pose_nodes import PoseMotionDetectPose  # noqa: E402
-from quiet import quiet_native_stderr  # noqa: E402
 
 NODE_ARGS = dict(mode="video", hands=True, face=False, person_mask="selfie_segmentation", min_confidence=0.5,
                  smoothing=0.0, binary_confidence=False)

@@ -43,11 +43,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from posemotion.models.core.pose_keypoint import make_frame, make_person, person_arrays  # noqa: E402
-from posemotion.models.core.resources import demo_clip  # noqa: E402
+from posemotion.models.core.resources import demo_clip, quiet_native_stderr  # noqa: E402
 from posemotion.models.media.video import read_video  # noqa: E402
 from posemotion.models.pose.detection import DetectionSettings, detect_poses  # noqa: E402
 from posemotion.models.render.openpose import render_skeletons  # noqa: E402
-from quiet import quiet_native_stderr  # noqa: E402
 
 INSTALL_HINT = "pip install --no-deps controlnet-aux==0.0.10"
 SIZE = 512

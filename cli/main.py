@@ -1,5 +1,8 @@
-"""Command line: ``python -m posemotion demo|detect|forecast-data|forecast-train|forecast-bench|forecast|
-motion-data|motion-train|motion-bench``."""
+"""Command line: ``python -m posemotion COMMAND ...`` (see ``DESCRIPTION``).
+
+Each command module adds its subcommands with ``set_defaults(run=...)`` and imports only light
+names at its top, so that ``--help`` answers at once; the work is imported when a command runs.
+"""
 
 from __future__ import annotations
 
@@ -7,53 +10,37 @@ import argparse
 import sys
 
 from ..models.core.errors import InputError
-from ..models.core.resources import demo_clip
-from ..models.forecasting.inference import DEMO_FORECAST_TEXT, forecast_demo
-from ..models.pose.pipeline import detect_video_to_files
+from ..models.core.resources import console_output
 from .forecast import add_commands as add_forecast_commands
-from .forecast import run_command as run_forecast_command
 from .motion import add_commands as add_motion_commands
-from .motion import run_command as run_motion_command
+from .pose import add_commands as add_pose_commands
+from .run import add_commands as add_run_command
+
+DESCRIPTION = ("PoseMotion without ComfyUI: detect poses in a video, forecast poses from an image and a short "
+               "text, build the datasets, train and benchmark the forecasters and motion tokenizers, or run a "
+               "workflow on a ComfyUI server.")
+EPILOG = "Run 'python -m posemotion COMMAND --help' for the options of a command."
+VERBOSE_HELP = "show the MediaPipe/TFLite log lines and third-party warnings that are hidden by default"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m posemotion", description=DESCRIPTION, epilog=EPILOG)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+    add_pose_commands(commands)
+    add_forecast_commands(commands)
+    add_motion_commands(commands)
+    add_run_command(commands)
+    for sub in commands.choices.values():
+        if sub.get_default("run") is not None:
+            sub.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m posemotion", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="detect poses in the bundled real walking clip and render them")
-    detect = commands.add_parser("detect", help="detect poses in a video and render them")
-    detect.add_argument("video", help="input video file")
-    for sub in (demo, detect):
-        sub.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
-        sub.add_argument("--max-frames", type=int, default=0, help="0 = all frames")
-        sub.add_argument("--max-side", type=int, default=640, help="downsize the longer side to this (0 = keep)")
-        sub.add_argument("--face", action="store_true", help="also detect and draw face points")
-    add_forecast_commands(commands)
-    add_motion_commands(commands)
-    args = parser.parse_args(argv)
-    if args.command.startswith("forecast"):
+    args = build_parser().parse_args(argv)
+    with console_output(args.verbose):
         try:
-            return run_forecast_command(args)
-        except InputError as error:
+            return args.run(args)
+        except (InputError, FileNotFoundError) as error:  # ModelFileError is a FileNotFoundError
             print(f"error: {error}", file=sys.stderr)
             return 2
-    if args.command.startswith("motion-"):
-        try:
-            return run_motion_command(args)
-        except (InputError, FileNotFoundError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-    try:
-        video = demo_clip() if args.command == "demo" else args.video
-        summary = detect_video_to_files(video, args.out, args.max_frames, args.max_side, args.face)
-        print(f"pose found in {summary['pose_found']}/{summary['frames']} frames "
-              f"({100 * summary['pose_found_fraction']:.1f} %), detection {summary['detect_fps']:.1f} frames/s")
-        for key, path in summary["outputs"].items():
-            print(f"wrote {key}: {path}")
-        if args.command == "demo":
-            result = forecast_demo(args.out)
-            print(f"forecast 45 frames for {DEMO_FORECAST_TEXT!r} with the bundled forecaster; "
-                  f"wrote {result['video']} and {result['poses']}")
-    except (InputError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0

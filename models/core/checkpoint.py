@@ -133,7 +133,7 @@ def load_checkpoint(path: str, family: str, kind: str | None = None, extra_keys:
     tensors stored beside the weights, returned in ``Loaded.extras`` instead of being loaded."""
     path = str(path)
     if not os.path.isfile(path):
-        raise ModelFileError(f"{family} checkpoint not found: {path}")
+        raise ModelFileError(f"{family} checkpoint: file not found: {path!r}")
     kinds = registry(family)
     header = read_header(path, family)
     found = header.get("kind") if isinstance(header, dict) else None

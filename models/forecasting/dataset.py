@@ -104,7 +104,7 @@ def mocap_tracks(folder: str, fps: float = 30.0) -> list[Track]:
     for name, text in MOCAP_TEXTS.items():
         path = os.path.join(folder, name)
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"mocap clip {path} missing: run scripts/fetch_mocap.sh {folder}")
+            raise FileNotFoundError(f"mocap clip: file not found: {path!r}; run scripts/fetch_mocap.sh {folder}")
         if name.endswith(".amc"):
             clip = read_asf_amc(path[:-4] + ".asf", path)
         else:
@@ -184,7 +184,8 @@ def build_dataset(out_path: str, mocap_folder: str, horizon: int = HORIZON, stri
 def load_dataset(path: str, encode_texts) -> tuple[PoseWindows, PoseWindows]:
     """(train, test) windows in the P0-box frame, conditioning from ``encode_texts(list[str])``."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"dataset {path} not found: build it with `python -m posemotion forecast-data`")
+        raise FileNotFoundError(f"dataset: file not found: {path!r}; build it with "
+                                "`python -m posemotion forecast-data`")
     data = np.load(path)
     texts = [str(t) for t in data["texts"]]
     unique = sorted(set(texts))

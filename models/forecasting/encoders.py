@@ -88,7 +88,7 @@ class BlipEncoder:
     def from_folder(cls, path, device="cpu", max_tokens: int = BLIP_MAX_TOKENS) -> "BlipEncoder":
         folder = os.path.abspath(os.fspath(path))
         if not os.path.isdir(folder):
-            raise ModelFileError(f"BLIP model folder {folder} does not exist")
+            raise ModelFileError(f"BLIP model: folder not found: {folder!r}")
         has = (lambda *names: any(os.path.isfile(os.path.join(folder, n)) for n in names))
         missing = [what for what, names in [
             ("config.json", ("config.json",)),
@@ -98,7 +98,7 @@ class BlipEncoder:
             ("image preprocessor (preprocessor_config.json)", ("preprocessor_config.json", "processor_config.json")),
         ] if not has(*names)]
         if missing:
-            raise ModelFileError(f"BLIP model folder {folder} is missing: {', '.join(missing)}")
+            raise ModelFileError(f"BLIP model: files not found in {folder!r}: {', '.join(missing)}")
         try:
             with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
                 config = json.load(f)

@@ -23,8 +23,14 @@ from .types import Conditioning
 
 # Which part of a POSE_KEYPOINT person feeds each checkpoint layout.
 LAYOUT_PARTS = {"openpose_18": ("body",), "hand_21": ("right_hand", "left_hand")}
-MIN_VISIBLE = 4
-BUNDLED_FORECASTER = os.path.join(BUNDLED_DIR, "one_stage_minilm.safetensors")  # fewer visible keypoints than this cannot anchor a forecast
+MIN_VISIBLE = 4  # fewer visible keypoints than this cannot anchor a forecast
+BUNDLED_FORECASTER = os.path.join(BUNDLED_DIR, "one_stage_minilm.safetensors")
+DEMO_FORECAST_TEXT = "step and swing arms"
+DEMO_FORECAST_CLIP = ("Pose2Sim", "Demo_SinglePerson", "videos", "cam01.mp4")  # package, then path inside it
+
+
+class NoPersonError(InputError):
+    """The initial pose has no person: each front door gives its own way to supply one."""
 
 
 def initial_pose(pose_keypoint, layout: str, threshold: float = 0.3) -> tuple[torch.Tensor, np.ndarray, tuple[int, int]]:
@@ -35,8 +41,8 @@ def initial_pose(pose_keypoint, layout: str, threshold: float = 0.3) -> tuple[to
     frames = validate_pose_keypoint(pose_keypoint, "initial_pose")
     frame = frames[0]
     if not frame["people"]:
-        raise InputError("initial_pose", "no person found in the image: connect a POSE_KEYPOINT with a manual "
-                         "initial pose (e.g. from a pose editor) to forecast anyway")
+        raise NoPersonError("initial_pose", "no person found in the image: connect a POSE_KEYPOINT with a manual "
+                            "initial pose (e.g. from a pose editor) to forecast anyway")
     if layout not in LAYOUT_PARTS:
         raise InputError("layout", f"unsupported checkpoint layout {layout!r}; expected one of {sorted(LAYOUT_PARTS)}")
     parts = person_arrays(frame["people"][0])
@@ -85,17 +91,22 @@ def forecast_pose_keypoint(model, conditioning: Conditioning, pose_keypoint, hor
     return frames
 
 
-def forecast_image(image_path: str, text: str, checkpoint: str, horizon: int, fps: float, out_dir: str) -> dict:
-    """Detect the person in an image, forecast from the text, write the skeleton video and the poses."""
+def forecast_image(image_path: str, text: str, checkpoint: str, horizon: int, fps: float, out_dir: str,
+                   initial_pose=None) -> dict:
+    """Forecast from the text and the person in an image (detected, or ``initial_pose``, a POSE_KEYPOINT
+    given instead); write the skeleton video over the image and the poses."""
+    if not os.path.isfile(image_path):
+        raise InputError("image", f"file not found: {image_path!r}")
     bgr = cv2.imread(image_path, cv2.IMREAD_COLOR)
     if bgr is None:
-        raise InputError("image", f"cannot read {image_path!r} as an image")
+        raise InputError("image", f"cannot decode {image_path!r} as an image")
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    detection = detect_poses(rgb[None].copy(), DetectionSettings(mask="none"))
+    if initial_pose is None:
+        initial_pose = detect_poses(rgb[None].copy(), DetectionSettings(mask="none")).pose_keypoint
     model = load_forecaster(checkpoint)
-    frames = forecast_pose_keypoint(model, encode_texts([text]), detection.pose_keypoint, horizon)
+    frames = forecast_pose_keypoint(model, encode_texts([text]), initial_pose, horizon)
     os.makedirs(out_dir, exist_ok=True)
-    skeleton = render_skeletons(frames)
+    skeleton = render_skeletons(frames, rgb.shape[1], rgb.shape[0])  # at the image's size whatever the pose's canvas
     overlay = np.maximum(skeleton, (rgb[None] * 0.5).astype(np.uint8))
     video = write_video(os.path.join(out_dir, "forecast.mp4"), overlay, fps)
     poses = os.path.join(out_dir, "forecast.json")
@@ -104,14 +115,11 @@ def forecast_image(image_path: str, text: str, checkpoint: str, horizon: int, fp
     return {"video": video, "poses": poses, "frames": frames}
 
 
-DEMO_FORECAST_TEXT = "step and swing arms"
-
-
 def forecast_demo(out_dir: str) -> dict:
-    """Forecast 45 frames from the first frame of pose2sim's recording (one person, full body) and a
-    short text with the bundled checkpoint. That recording is in the training split: the demo
-    shows the pipeline working, the held-out figures are in the README."""
-    frames, _ = read_video(package_file("Pose2Sim", "Demo_SinglePerson", "videos", "cam01.mp4"), max_frames=1)
+    """Forecast 45 frames from the first frame of pose2sim's recording (one person, full body) and
+    ``DEMO_FORECAST_TEXT`` with the bundled checkpoint. That recording is in the training split: the
+    demo shows the pipeline working, the held-out figures are in the README."""
+    frames, _ = read_video(package_file(*DEMO_FORECAST_CLIP), max_frames=1)
     os.makedirs(out_dir, exist_ok=True)
     image = os.path.join(out_dir, "forecast_input.png")
     cv2.imwrite(image, cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))

@@ -19,7 +19,7 @@ def read_video(path: str, max_frames: int = 0, every_nth: int = 1, max_side: int
     if every_nth < 1 or max_frames < 0 or max_side < 0:
         raise InputError("video", f"expected every_nth >= 1, max_frames >= 0, max_side >= 0, got {every_nth}, {max_frames}, {max_side}")
     if not os.path.isfile(path):
-        raise InputError("video", f"file not found: {path}")
+        raise InputError("video", f"file not found: {path!r}")
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
         raise InputError("video", f"OpenCV cannot open {path!r} as a video")

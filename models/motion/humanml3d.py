@@ -505,7 +505,7 @@ class FeatureStats:
         for name in ("Mean.npy", "Std.npy"):
             path = os.path.join(folder, name)
             if not os.path.isfile(path):
-                raise ModelFileError(f"feature statistics: {path} not found (expected HumanML3D's Mean.npy and Std.npy)")
+                raise ModelFileError(f"feature statistics: file not found: {path!r} (expected HumanML3D's Mean.npy and Std.npy)")
             try:
                 arrays.append(np.load(path, allow_pickle=False))
             except ValueError as error:

@@ -14,6 +14,8 @@ def read_lines(path, kind: str) -> tuple[str, list[str]]:
     try:
         with open(path, "r", encoding="utf-8", errors="replace") as f:
             return name, f.read().splitlines()
+    except FileNotFoundError:
+        raise InputError(kind, f"file not found: {os.fspath(path)!r}") from None
     except OSError as exc:
         raise InputError(kind, f"cannot read {os.fspath(path)!r}: {exc.strerror or exc}") from None
 

@@ -33,7 +33,7 @@ def detect_video_to_files(video: str, out_dir: str, max_frames: int = 0, max_sid
                "poses": os.path.join(out_dir, "poses.json")}
     write_video(outputs["skeleton"], render_skeletons(detection.pose_keypoint, face=face), fps)
     for part, key in (("hands", "hand_normals"), ("whole", "body_normals")):
-        rgb, _ = render_motion_normals(detection.landmarks, part, progress=console_progress(f"{part} normals"))
+        rgb, _ = render_motion_normals(detection.landmarks, part, progress=console_progress(key.replace("_", " ")))
         write_video(outputs[key], (rgb * 255 + 0.5).astype(np.uint8), fps)
     with open(outputs["poses"], "w") as handle:
         json.dump(detection.pose_keypoint, handle)

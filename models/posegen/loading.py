@@ -224,7 +224,7 @@ def read_transformer_checkpoint(path: str, *, num_heads: int | None = None, lora
     elif os.path.isfile(path):
         files = [path]
     else:
-        raise ModelFileError(f"{path}: no such file or folder")
+        raise ModelFileError(f"PoseGen weights: file or folder not found: {path!r}")
 
     state_dict: dict[str, torch.Tensor] = {}
     for file in files:

@@ -6,3 +6,6 @@ import os
 # Load Motion Tokenizer node as "[bundled] <file>".
 BUNDLED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                            "assets", "motion")
+# Names the command line needs to build its options without importing torch.
+BENCHMARKED_KINDS = ("vqvae", "rvq", "part_vq", "pgr2m")  # the tokenizers that motion-train and motion-bench cover
+DATASET_DIR = os.path.join("data", "motion")  # where motion-data writes the dataset

@@ -10,11 +10,11 @@ import time
 
 import torch
 
+from . import BENCHMARKED_KINDS
 from .checkpoints import load_tokenizer
 from .dataset import load_motion_dataset
 from .training import decode_tokens, encode_tokens, evaluate_tokenizer, make_tokenizer
 
-BENCHMARKED_KINDS = ("vqvae", "rvq", "part_vq", "pgr2m")
 PGR2M_TAUS = (0.0, 0.1, 0.5)
 
 
@@ -28,7 +28,8 @@ def checkpoint_name(kind: str, tau: float | None = None) -> str:
 def _load(folder: str, name: str):
     path = os.path.join(folder, name)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} not found: run scripts/reproduce_tokenizers.sh (or motion-train --out {path})")
+        raise FileNotFoundError(f"tokenizer: file not found: {path!r}; run scripts/reproduce_tokenizers.sh "
+                                f"(or motion-train --out {path})")
     return load_tokenizer(path)
 
 

@@ -66,7 +66,7 @@ def load_tokenizer(path: str, kind: str | None = None) -> MotionTokenizer:
     ``kind`` (optional) is the kind the caller needs; another kind in the file is an error."""
     path = str(path)
     if not os.path.isfile(path):
-        raise ModelFileError(f"tokenizer file not found: {path}")
+        raise ModelFileError(f"tokenizer: file not found: {path!r}")
     if path.endswith(".safetensors"):
         model = _load_ours(path)
     elif path.lower().endswith(OFFICIAL_EXTENSIONS):

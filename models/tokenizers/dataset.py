@@ -51,11 +51,12 @@ from ..core.resources import DEFAULT_MOCAP
 from ..motion.humanml3d import BODY_DIM, FPS, HAND_DIM, FeatureStats, holistic_features, joints_to_features
 from ..motion.io import read_motion
 from ..motion.resample import resample
+from . import DATASET_DIR
 
 CLIP_SECONDS = 3.0
 CLIP_FRAMES = int(CLIP_SECONDS * FPS)  # features per clip; the clip spans one joint frame more
 MIN_CLIP_FRAMES = 40  # shortest tail kept: one 2 s training window
-DEFAULT_OUT = os.path.join("data", "motion")
+DEFAULT_OUT = DATASET_DIR
 RECORDINGS = ("test.amc", "test_mocapbank.bvh", "test_freebvh.bvh")  # test.amc pairs with test.asf
 MIRROR_SUFFIX = "~mirror"
 
@@ -101,7 +102,7 @@ def recording_joints(folder: str, name: str) -> torch.Tensor:
 
     path = os.path.join(folder, name)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"mocap clip {path} missing: run scripts/fetch_mocap.sh {folder}")
+        raise FileNotFoundError(f"mocap clip: file not found: {path!r}; run scripts/fetch_mocap.sh {folder}")
     if name.endswith(".amc"):
         motion = read_motion(path[: -len(".amc")] + ".asf", amc_path=path)
     else:
@@ -214,7 +215,8 @@ def load_motion_dataset(data_dir: str = DEFAULT_OUT) -> tuple[MotionClips, Motio
 
     path = os.path.join(data_dir, "motion.safetensors")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"motion dataset {path} not found: build it with `python -m posemotion motion-data`")
+        raise FileNotFoundError(f"motion dataset: file not found: {path!r}; build it with "
+                                "`python -m posemotion motion-data`")
     with safe_open(path, "pt") as handle:
         summary = json.loads(handle.metadata()["posemotion_motion"])
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}

@@ -20,4 +20,4 @@ def test_detect_command_writes_videos_and_poses(demo_clip_path, tmp_path, capsys
 
 def test_missing_video_is_one_error_line(tmp_path, capsys):
     assert main(["detect", str(tmp_path / "nope.mp4"), "--out", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.strip() == f"error: video: file not found: {tmp_path / 'nope.mp4'}"
+    assert capsys.readouterr().err.strip() == f"error: video: file not found: {str(tmp_path / 'nope.mp4')!r}"
