@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 from posemotion import NODE_CLASS_MAPPINGS
-from posemotion.workflows.source.build import ALL_NODES, ROOT, has_seed_control, input_specs, is_widget, rendered_files
+from posemotion.models.headless.workflow_format import has_seed_control, input_specs, is_widget
+from posemotion.workflows.source.build import ALL_NODES, ROOT, rendered_files
 from posemotion.workflows.source.graphs import GRAPHS
 from support.workflow_runner import prompt_for_tests, run_prompt
 
@@ -48,10 +49,15 @@ def test_ui_workflow_matches_node_definitions(path, comfy_dirs):
     for node in nodes.values():
         assert node["type"] in ALL_NODES, f"unknown node type {node['type']}"
         cls = ALL_NODES[node["type"]]
-        specs = input_specs(cls)
+        specs = input_specs(cls.INPUT_TYPES())
         sockets = [(name, spec, required) for name, spec, required in specs if not is_widget(spec)]
-        assert [i["name"] for i in node["inputs"]] == [name for name, _, _ in sockets]
-        for socket, (name, spec, required) in zip(node["inputs"], sockets):
+        plain = [i for i in node["inputs"] if "widget" not in i]
+        assert [i["name"] for i in plain] == [name for name, _, _ in sockets]
+        widget_specs = {name: spec for name, spec, _ in specs if is_widget(spec)}
+        for socket in node["inputs"][len(plain):]:  # widgets fed by a link follow the plain sockets
+            assert socket["widget"] == {"name": socket["name"]} and socket["link"] is not None
+            assert socket["type"] == widget_specs[socket["name"]][0]
+        for socket, (name, spec, required) in zip(plain, sockets):
             assert socket["type"] == spec[0]
             assert socket["link"] is not None or not required, f"{node['type']}.{name} is required but unlinked"
         values = list(node["widgets_values"])

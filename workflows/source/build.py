@@ -11,58 +11,24 @@ import json
 from pathlib import Path
 
 from ... import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+from ...models.headless.workflow_format import input_specs, is_widget, widget_default, widget_values
 from .core_nodes import CORE_NODES
 from .graphs import GRAPHS
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_NODES = {**CORE_NODES, **NODE_CLASS_MAPPINGS}
-WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
-
-
-def input_specs(cls) -> list[tuple[str, tuple, bool]]:
-    """(name, spec, required) for every visible input, in the frontend's order."""
-    types = cls.INPUT_TYPES()
-    return [(name, spec, section == "required")
-            for section in ("required", "optional") for name, spec in types.get(section, {}).items()]
-
-
-def is_widget(spec: tuple) -> bool:
-    options = spec[1] if len(spec) > 1 else {}
-    return (isinstance(spec[0], list) or spec[0] in WIDGET_TYPES) and not options.get("forceInput")
-
-
-def widget_default(spec: tuple):
-    options = spec[1] if len(spec) > 1 else {}
-    if "default" in options:
-        return options["default"]
-    if isinstance(spec[0], list):
-        return spec[0][0] if spec[0] else None
-    return {"INT": 0, "FLOAT": 0.0, "STRING": "", "BOOLEAN": False}[spec[0]]
 
 
 def output_names(cls) -> list[str]:
     return list(getattr(cls, "RETURN_NAMES", None) or cls.RETURN_TYPES)  # the frontend's own naming
 
 
-def has_seed_control(name: str, spec: tuple) -> bool:
-    """The frontend adds a "control after generate" widget (saved right after the value) to an INT
-    input named seed or noise_seed, or one that asks for it."""
-    options = spec[1] if len(spec) > 1 else {}
-    return spec[0] == "INT" and (name in ("seed", "noise_seed") or bool(options.get("control_after_generate")))
-
-
-def widget_values(cls, given: dict) -> list:
-    """Positional widgets_values as the frontend saves them (an upload button and a seed's
-    control-after-generate widget add their own values)."""
-    values = []
-    for name, spec, _ in input_specs(cls):
-        if is_widget(spec):
-            values.append(given.get(name, widget_default(spec)))
-            if len(spec) > 1 and spec[1].get("image_upload"):
-                values.append("image")
-            if has_seed_control(name, spec):
-                values.append("fixed")
-    return values
+def sockets(cls, given: dict) -> list[tuple[str, tuple, bool]]:
+    """A UI node's input sockets: (name, spec, is a widget): every non-widget input, then each widget
+    input that ``given`` links to another node's output (the frontend keeps its widget value too)."""
+    specs = input_specs(cls.INPUT_TYPES())
+    return [(name, spec, False) for name, spec, _ in specs if not is_widget(spec)] + [
+        (name, spec, True) for name, spec, _ in specs if is_widget(spec) and isinstance(given.get(name), tuple)]
 
 
 def build_api(graph: dict) -> dict:
@@ -70,7 +36,7 @@ def build_api(graph: dict) -> dict:
     for node_id, (class_type, _, given) in graph.items():
         cls = ALL_NODES[class_type]
         inputs = {}
-        for name, spec, _ in input_specs(cls):
+        for name, spec, _ in input_specs(cls.INPUT_TYPES()):
             value = given.get(name)
             if isinstance(value, tuple):
                 inputs[name] = [str(value[0]), value[1]]
@@ -86,7 +52,7 @@ def build_ui(graph: dict) -> dict:
     outgoing: dict[tuple[int, int], list[int]] = {}
     for node_id, (class_type, _, given) in graph.items():
         cls = ALL_NODES[class_type]
-        for slot, (name, spec, _) in enumerate(s for s in input_specs(cls) if not is_widget(s[1])):
+        for slot, (name, spec, _) in enumerate(sockets(cls, given)):
             if isinstance(given.get(name), tuple):
                 source, source_slot = given[name]
                 link_type = ALL_NODES[graph[source][0]].RETURN_TYPES[source_slot]
@@ -96,11 +62,13 @@ def build_ui(graph: dict) -> dict:
     column_bottom: dict[int, int] = {}
     for order, (node_id, (class_type, (column, row), given)) in enumerate(sorted(graph.items(), key=lambda n: n[1][1])):
         cls = ALL_NODES[class_type]
-        sockets = [(name, spec) for name, spec, _ in input_specs(cls) if not is_widget(spec)]
-        widgets = widget_values(cls, given)
-        height = 60 + 26 * (len(sockets) + len(widgets))
-        if any(len(spec) > 1 and spec[1].get("image_upload") for _, spec, _ in input_specs(cls)):
+        inputs = sockets(cls, given)
+        widgets = widget_values(cls.INPUT_TYPES(), {k: v for k, v in given.items() if not isinstance(v, tuple)})
+        height = 60 + 26 * (len(inputs) + len(widgets))
+        if any(len(spec) > 1 and spec[1].get("image_upload") for _, spec, _ in input_specs(cls.INPUT_TYPES())):
             height += 202  # the frontend grows an image preview under an upload widget
+        min_width, min_height = getattr(cls, "MIN_UI_SIZE", (0, 0))  # room for a node's own viewer
+        width, height = max(320, min_width), max(height, min_height)
         top = column_bottom.get(column, 60)
         # Output nodes grow an image preview after a run: leave room below them.
         column_bottom[column] = top + height + (320 if getattr(cls, "OUTPUT_NODE", False) else 60)
@@ -108,12 +76,12 @@ def build_ui(graph: dict) -> dict:
             "id": node_id,
             "type": class_type,
             "pos": [40 + 380 * column, top],
-            "size": [320, height],
+            "size": [width, height],
             "flags": {},
             "order": order,
             "mode": 0,
-            "inputs": [{"name": name, "type": spec[0], "link": link_into.get((node_id, slot))}
-                       for slot, (name, spec) in enumerate(sockets)],
+            "inputs": [{"name": name, "type": spec[0], **({"widget": {"name": name}} if widget else {}),
+                        "link": link_into.get((node_id, slot))} for slot, (name, spec, widget) in enumerate(inputs)],
             "outputs": [{"name": name, "type": kind, "links": outgoing.get((node_id, slot), []), "slot_index": slot}
                         for slot, (name, kind) in enumerate(zip(output_names(cls), cls.RETURN_TYPES))],
             **({"title": NODE_DISPLAY_NAME_MAPPINGS[class_type]} if class_type in NODE_DISPLAY_NAME_MAPPINGS else {}),

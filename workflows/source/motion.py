@@ -15,6 +15,15 @@ GRAPHS = {
         9: ("PoseMotionSaveMotion", (3, 1), {"motion": (4, 0), "format": "bvh",
                                              "filename_prefix": "posemotion/tokenized_motion"}),
     },
+    "motion_to_gltf": {
+        1: ("PoseMotionLoadMotion", (0, 0), {"file": "posemotion_mocap.bvh", "fps": 20.0}),
+        2: ("PoseMotionLoadMotionTokenizer", (0, 1), {"checkpoint": "[bundled] vqvae_small.safetensors"}),
+        3: ("PoseMotionEncodeMotion", (1, 0), {"tokenizer": (2, 0), "motion": (1, 0)}),
+        4: ("PoseMotionDecodeTokens", (2, 0), {"tokenizer": (2, 0), "motion_tokens": (3, 0)}),
+        5: ("PoseMotionSaveMotion", (3, 0), {"motion": (4, 0), "format": "glb",
+                                             "filename_prefix": "posemotion/tokenized_motion"}),
+        6: ("Preview3DAnimation", (4, 0), {"model_file": (5, 0)}),
+    },
     "motion_edit_pose_codes": {
         1: ("PoseMotionLoadMotion", (0, 0), {"file": "posemotion_mocap.bvh", "fps": 20.0}),
         2: ("PoseMotionLoadMotionTokenizer", (0, 1), {"checkpoint": "[bundled] pgr2m_small.safetensors"}),
