@@ -5,7 +5,7 @@ Each capability has its own module defining NODE_CLASS_MAPPINGS and NODE_DISPLAY
 
 from importlib import import_module
 
-from . import bridge
+from . import bridge, validation
 
 NODE_MODULES = ("pose_nodes", "render_nodes", "io_nodes", "forecast_nodes", "motion_nodes", "posegen_nodes")
 
@@ -13,7 +13,8 @@ NODE_CLASS_MAPPINGS: dict[str, type] = {}
 NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {}
 for _name in NODE_MODULES:
     _module = import_module(f".{_name}", __name__)
-    NODE_CLASS_MAPPINGS.update(_module.NODE_CLASS_MAPPINGS)
+    # every node checks its inputs against its INPUT_TYPES before running (validation.py)
+    NODE_CLASS_MAPPINGS.update({name: validation.validate_on_call(cls) for name, cls in _module.NODE_CLASS_MAPPINGS.items()})
     NODE_DISPLAY_NAME_MAPPINGS.update(_module.NODE_DISPLAY_NAME_MAPPINGS)
 
 bridge.register_model_folders()

@@ -57,6 +57,7 @@ VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif"}
 # A model folder (Hugging Face, diffusers, PoseGen) holds one of these; a tokenizer folder one of the others.
 MODEL_MARKERS = ("config.json", "model_config.json")
 TOKENIZER_MARKERS = ("tokenizer.json", "spiece.model", "tokenizer_config.json")
+MAX_PREFIX_BYTES = 200  # an output file name's prefix: file systems allow 255 bytes with "_00001.json"
 BUNDLED_PREFIX = "[bundled] "  # the pack's own checkpoints, listed after the user's files
 
 
@@ -65,7 +66,7 @@ def contained(root: str | os.PathLike, name: str, input_name: str) -> Path:
     folder: the name must be relative, without ``..``, and (outside ComfyUI) not lead out of ``root``
     through a symbolic link."""
     posix = PurePosixPath(str(name).replace("\\", "/"))  # Windows separators count too
-    if not name or posix.is_absolute() or PureWindowsPath(name).drive or ".." in posix.parts:
+    if not name or "\x00" in name or posix.is_absolute() or PureWindowsPath(name).drive or ".." in posix.parts:
         raise InputError(input_name, f"{name!r} must be a name inside the folder {root} "
                                      "(no absolute path, no '..')")
     path = Path(root) / name
@@ -147,8 +148,8 @@ def resolve_model_dir(folder: str, name: str, input_name: str = "model",
         path = contained(root, name, input_name)
         if any((path / marker).is_file() for marker in markers):
             return str(path)
-    raise ModelFileError(f"{input_name}: model folder {name!r} with one of {list(markers)} not found in "
-                         f"'{folder}' (searched {model_folder_paths(folder)})")
+    raise ModelFileError(f"{input_name}: folder not found: {name!r} (a model folder with one of {list(markers)} "
+                         f"in '{folder}'; searched {model_folder_paths(folder)})")
 
 
 def resolve_model_entry(folder: str, name: str, input_name: str, markers: tuple[str, ...] = MODEL_MARKERS) -> str:
@@ -169,7 +170,7 @@ def resolve_model(folder: str, filename: str, input_name: str = "model") -> str:
         path = next((str(p) for p in candidates if p.is_file()), None)
     if path is None or not os.path.isfile(path):
         raise ModelFileError(
-            f"model file {filename!r} not found in folder '{folder}' (searched {model_folder_paths(folder)}); "
+            f"{input_name}: file not found: {filename!r} in model folder '{folder}' (searched {model_folder_paths(folder)}); "
             f"expected one of the extensions {sorted(_extensions(folder))}")
     return path
 
@@ -188,7 +189,7 @@ def resolve_checkpoint(folder: str, choice: str, bundled_dir: str, input_name: s
     if choice.startswith(BUNDLED_PREFIX):
         path = contained(bundled_dir, choice[len(BUNDLED_PREFIX):], input_name)
         if not path.is_file():
-            raise ModelFileError(f"{input_name}: bundled checkpoint {choice!r} not found in {bundled_dir}")
+            raise ModelFileError(f"{input_name}: file not found: {choice!r} in the bundled checkpoints {bundled_dir}")
         return str(path)
     return resolve_model(folder, choice, input_name)
 
@@ -225,14 +226,18 @@ def input_modified_time(filename: str) -> float:
 def resolve_input(filename: str, input_name: str) -> str:
     path = contained(input_directory(), filename, input_name)
     if not path.is_file():
-        raise FileNotFoundError(f"{input_name}: file {filename!r} not found in the input directory {input_directory()}")
+        raise InputError(input_name, f"file not found: {filename!r} in the input directory {input_directory()}")
     return str(path)
 
 
 def output_path(filename_prefix: str, suffix: str) -> tuple[str, str, str]:
     """A new, unused output file: (full path, file name, subfolder)."""
     root = output_directory()
-    subfolder, prefix = os.path.split(filename_prefix)
+    contained(root, filename_prefix, "filename_prefix")  # no absolute path, drive ('C:\\x') or '..'
+    subfolder, prefix = os.path.split(filename_prefix.replace("\\", "/"))
+    if not prefix or len(os.fsencode(prefix)) > MAX_PREFIX_BYTES:
+        raise InputError("filename_prefix", f"{filename_prefix!r:.80} must end with a file name of 1 to "
+                                            f"{MAX_PREFIX_BYTES} bytes (the counter and extension follow it)")
     folder = contained(root, subfolder, "filename_prefix") if subfolder else Path(root)
     folder.mkdir(parents=True, exist_ok=True)
     counter = 1

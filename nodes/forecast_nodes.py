@@ -8,7 +8,6 @@ from ..models.forecasting import BUNDLED_DIR
 from ..models.forecasting.encoders import BlipEncoder, default_text_encoder
 from ..models.forecasting.inference import forecast_pose_keypoint
 from ..models.forecasting.training import load_forecaster
-from ..models.forecasting.types import Conditioning
 from . import bridge
 
 
@@ -111,8 +110,6 @@ class PoseMotionForecastPoses:
         }}
 
     def forecast(self, forecaster, conditioning, initial_pose, horizon, fps):
-        if not isinstance(conditioning, Conditioning):
-            raise TypeError(f"conditioning: expected FORECAST_CONDITIONING, got {type(conditioning).__name__}")
         model = forecaster.load()
         frames = forecast_pose_keypoint(model, conditioning, initial_pose, horizon)
         return {"ui": {"text": [f"{horizon} frames forecast by {model.name} ({model.config['layout']})"]},

@@ -74,8 +74,12 @@ class PoseMotionLoadMotion:
 
 class PoseMotionSaveMotion:
     CATEGORY = "PoseMotion/motion"
-    DESCRIPTION = "Saves a MOTION to ComfyUI's output folder as BVH (SMPL skeleton, rotations fitted) or .npz (exact)."
-    RETURN_TYPES = ()
+    DESCRIPTION = ("Saves a MOTION to ComfyUI's output folder as BVH (SMPL skeleton, rotations fitted), .npz (exact) "
+                   "or .glb (glTF: the BVH's skeleton and rotations plus a box per bone; connect model_file to "
+                   "Preview 3D - Animation to watch it).")
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("model_file",)
+    OUTPUT_TOOLTIPS = ("The saved file, relative to the output folder (what Preview 3D's model_file expects).",)
     OUTPUT_NODE = True
     FUNCTION = "save"
 
@@ -83,14 +87,18 @@ class PoseMotionSaveMotion:
     def INPUT_TYPES(cls):
         return {"required": {
             "motion": ("MOTION",),
-            "format": (["bvh", "npz"],),
+            "format": (["bvh", "npz", "glb"],),
             "filename_prefix": ("STRING", {"default": "posemotion/motion"}),
         }}
 
     def save(self, motion, format, filename_prefix):
         motion = validate_motion(motion)
-        return bridge.save_output(filename_prefix, f".{format}", lambda path: write_motion(motion, path),
-                                  f"{motion.num_frames} frames")
+        saved = bridge.save_output(filename_prefix, f".{format}", lambda path: write_motion(motion, path),
+                                   f"{motion.num_frames} frames")
+        file = saved["ui"]["files"][0]
+        # forward slashes, as core's 3D nodes and the frontend's /view URLs use them
+        model_file = f"{file['subfolder']}/{file['filename']}" if file["subfolder"] else file["filename"]
+        return {**saved, "result": (model_file,)}
 
 
 class PoseMotionLoadMotionTokenizer:
@@ -264,7 +272,7 @@ NODE_CLASS_MAPPINGS = {
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "PoseMotionLoadMotion": "Load Motion (BVH/ASF/npz)",
-    "PoseMotionSaveMotion": "Save Motion (BVH/npz)",
+    "PoseMotionSaveMotion": "Save Motion (BVH/npz/glb)",
     "PoseMotionLoadMotionTokenizer": "Load Motion Tokenizer",
     "PoseMotionEncodeMotion": "Encode Motion (tokens)",
     "PoseMotionDecodeTokens": "Decode Motion Tokens",

@@ -26,10 +26,11 @@ ALLOWED = {
     "models.posegen": {"models.core", "models.media", "models.motion", "models.pose", "models.render"},
     "models.llm": {"models.core", "models.motion", "models.render", "models.tokenizers"},
     "models.genmo": {"models.core", "models.media", "models.motion", "models.pose", "models.render"},
+    "models.headless": {"models.core"},
     "models": set(),
     "nodes": {"models.*"},
     "cli": {"models.*"},
-    "workflows": {"root", "nodes"},
+    "workflows": {"root", "nodes", "models.*"},
     "root": {"nodes", "cli"},
     "benchmarks": {"models.*", "nodes", "cli"},
 }

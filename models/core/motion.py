@@ -26,6 +26,7 @@ import torch
 
 from .errors import InputError
 from .layouts import layout_names
+from .pose_keypoint import MAX_CANVAS_SIDE
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,10 @@ def validate_motion(motion, input_name: str = "motion") -> "Motion":
     joints = motion.joints
     if not isinstance(joints, torch.Tensor) or joints.dtype != torch.float32 or joints.device.type != "cpu":
         raise InputError(input_name, "joints must be a float32 CPU torch tensor")
-    names = layout_names(motion.layout)
+    try:
+        names = layout_names(motion.layout)
+    except InputError as error:
+        raise InputError(input_name, str(error)) from None
     if joints.ndim != 3 or joints.shape[1:] != (len(names), 3) or joints.shape[0] < 1:
         raise InputError(input_name, f"joints must be [T>=1, {len(names)}, 3] for layout {motion.layout!r}, got {list(joints.shape)}")
     if not torch.isfinite(joints).all():
@@ -71,4 +75,8 @@ def validate_motion(motion, input_name: str = "motion") -> "Motion":
             raise InputError(input_name, f"param {key!r} must be a tensor with {joints.shape[0]} frames first")
     if motion.layout.endswith("_image") and motion.canvas_size is None:
         raise InputError(input_name, f"image-space layout {motion.layout!r} needs canvas_size")
+    size = motion.canvas_size
+    if size is not None and not (isinstance(size, (tuple, list)) and len(size) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_CANVAS_SIDE for v in size)):
+        raise InputError(input_name, f"canvas_size must be (width, height), each 1..{MAX_CANVAS_SIDE}, got {size!r}")
     return motion

@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import InputError
 
+MAX_CANVAS_SIDE = 16384  # ComfyUI's largest image side (nodes.MAX_RESOLUTION)
 PERSON_PARTS = {  # person key -> (short name, expected point count or None for any)
     "pose_keypoints_2d": ("body", 18),
     "face_keypoints_2d": ("face", None),
@@ -81,8 +82,9 @@ def validate_pose_keypoint(value: Any, input_name: str = "pose_keypoint") -> lis
             raise InputError(input_name, f"{where}: expected a dict with a 'people' list")
         for key in ("canvas_width", "canvas_height"):
             size = frame.get(key)
-            if isinstance(size, bool) or not isinstance(size, (int, float)) or not size >= 1:
-                raise InputError(input_name, f"{where}: '{key}' must be a positive number, got {size!r}")
+            if isinstance(size, bool) or not isinstance(size, (int, float)) or not 1 <= size <= MAX_CANVAS_SIDE:
+                raise InputError(input_name, f"{where}: '{key}' must be a positive number up to {MAX_CANVAS_SIDE}, "
+                                             f"got {size!r}")
         for p, person in enumerate(frame["people"]):
             if not isinstance(person, dict):
                 raise InputError(input_name, f"{where}, person {p}: expected a dict, got {type(person).__name__}")

@@ -126,5 +126,5 @@ def test_bad_files_give_one_clear_error(tmp_path):
     with pytest.raises(ModelFileError, match=r"bare\.safetensors is not a PoseMotion forecaster checkpoint "
                                              r"\(kind None"):
         forecasting.load_forecaster(str(tmp_path / "bare.safetensors"))
-    with pytest.raises(ModelFileError, match="forecaster checkpoint not found"):
+    with pytest.raises(ModelFileError, match="forecaster checkpoint: file not found"):
         forecasting.load_forecaster(str(tmp_path / "nothing.safetensors"))

@@ -25,7 +25,7 @@ def test_model_folders_list_and_resolve(comfy_dirs):
     assert bridge.list_models("motion") == ["a.safetensors", "sub/b.json"]
     assert bridge.resolve_model("motion", "sub/b.json") == str(folder / "sub" / "b.json")
     assert bridge.list_models("posegen") == []
-    with pytest.raises(ModelFileError, match=r"model file 'missing.safetensors' not found in folder 'motion'"):
+    with pytest.raises(ModelFileError, match=r"file not found: 'missing.safetensors' in model folder 'motion'"):
         bridge.resolve_model("motion", "missing.safetensors")
     with pytest.raises(ModelFileError, match="unknown model folder"):
         bridge.list_models("checkpointz")
@@ -96,7 +96,7 @@ def test_bundled_files_stay_in_the_bundled_folder(tmp_path, outside, name):
         bundled / "demo.safetensors")
     for bad in (name, "link"):
         _refused(lambda: bridge.resolve_checkpoint("motion", "[bundled] " + bad, str(bundled)), "checkpoint", bundled)
-    with pytest.raises(ModelFileError, match="bundled checkpoint '.bundled. gone.safetensors' not found"):
+    with pytest.raises(ModelFileError, match="file not found: '.bundled. gone.safetensors' in the bundled checkpoints"):
         bridge.resolve_checkpoint("motion", "[bundled] gone.safetensors", str(bundled))
 
 
@@ -131,7 +131,7 @@ def test_checkpoint_combo_and_model_entries(comfy_dirs, tmp_path):
     assert bridge.list_model_dirs("vae", bridge.TOKENIZER_MARKERS) == ["tok"]
     assert "wan2.1_vae" in bridge.list_model_entries("vae") and "tok" not in bridge.list_model_entries("vae")
     assert bridge.resolve_model_dir("vae", "tok", "tokenizer", bridge.TOKENIZER_MARKERS) == str(vae / "tok")
-    with pytest.raises(ModelFileError, match="tokenizer: model folder 'tok' with one of .'config.json'"):
+    with pytest.raises(ModelFileError, match="tokenizer: folder not found: 'tok' .a model folder with one of .'config.json'"):
         bridge.resolve_model_entry("vae", "tok", "tokenizer")
 
 

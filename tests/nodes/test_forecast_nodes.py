@@ -47,7 +47,7 @@ def test_blip_forecast_end_to_end(comfy_dirs, astronaut_image):
         PoseMotionForecastPoses().forecast(forecaster, text_conditioning, _pose(), 10, 30.0)
     with pytest.raises(InputError, match="no person found in the image: connect a POSE_KEYPOINT"):
         PoseMotionForecastPoses().forecast(forecaster, conditioning, [make_frame([], 64, 48)], 10, 30.0)
-    with pytest.raises(ModelFileError, match="'one_stage_missing.safetensors' not found in folder 'pose_forecast'"):
+    with pytest.raises(ModelFileError, match="file not found: 'one_stage_missing.safetensors' in model folder 'pose_forecast'"):
         PoseMotionLoadPoseForecaster().load("one_stage_missing.safetensors")
 
 
@@ -68,7 +68,7 @@ def test_bundled_forecaster_runs_from_text(comfy_dirs):
     hands_only = [make_frame([make_person(right_hand=np.full((21, 3), 0.5))], 64, 48)]
     with pytest.raises(InputError, match="forecasts openpose_18 keypoints"):
         PoseMotionForecastPoses().forecast(forecaster, conditioning, hands_only, 10, 30.0)
-    with pytest.raises(TypeError, match="conditioning: expected FORECAST_CONDITIONING"):
+    with pytest.raises(InputError, match="conditioning: expected FORECAST_CONDITIONING"):
         PoseMotionForecastPoses().forecast(forecaster, torch.zeros(3), _pose(), 10, 30.0)
 
 

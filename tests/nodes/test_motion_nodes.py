@@ -9,6 +9,7 @@ from posemotion.models.core.errors import InputError
 from posemotion.models.core.layouts import OPENPOSE_18
 from posemotion.models.core.motion import Motion
 from posemotion.models.core.pose_keypoint import person_arrays, validate_pose_keypoint
+from posemotion.models.motion.gltf import read_glb
 from posemotion.models.motion.io import read_motion
 from posemotion.models.motion.resample import resample
 from posemotion.models.render.camera import facing_yaw_degrees
@@ -171,3 +172,18 @@ def test_nodes_load_tokenize_save(comfy_dirs, walk):
     for escape in ("[bundled] ../forecast/one_stage_minilm.safetensors", "../motion/tiny_vq.safetensors"):
         with pytest.raises(InputError, match="checkpoint: .* must be a name inside the folder"):
             NODES["PoseMotionLoadMotionTokenizer"]().load(escape)
+
+
+def test_save_motion_glb_returns_the_file_for_preview_3d(comfy_dirs, walk):
+    saver = NODES["PoseMotionSaveMotion"]
+    assert "glb" in saver.INPUT_TYPES()["required"]["format"][0]
+    assert (saver.RETURN_TYPES, saver.RETURN_NAMES, saver.OUTPUT_NODE) == (("STRING",), ("model_file",), True)
+    saved = saver().save(walk, "glb", "posemotion/walk")
+    # Preview3DAnimation's model_file: relative to the output folder, forward slashes
+    assert saved["result"] == ("posemotion/walk_00001.glb",)
+    assert saved["ui"]["files"] == [{"filename": "walk_00001.glb", "subfolder": "posemotion", "type": "output"}]
+    back = read_glb(comfy_dirs["output"] / "posemotion" / "walk_00001.glb")
+    assert back.num_frames == walk.num_frames and (back.joints - walk.joints).norm(dim=-1).mean() < 0.005
+    assert saver().save(walk, "glb", "flat")["result"] == ("flat_00001.glb",)  # no subfolder
+    with pytest.raises(InputError, match="glTF export needs an smpl_22 or smpl_52 motion"):
+        saver().save(Motion(torch.zeros(2, 18, 3), 20.0, "openpose_18"), "glb", "posemotion/bad")

@@ -95,7 +95,7 @@ def test_load_video_node(comfy_dirs):
     assert "posemotion_walk.mp4" in PoseMotionLoadVideo.INPUT_TYPES()["required"]["video"][0]
     frames, fps, count = PoseMotionLoadVideo().load("posemotion_walk.mp4", 10, 2, 320)
     assert frames.shape == (10, 180, 320, 3) and count == 10 and fps == pytest.approx(15.0)
-    with pytest.raises(FileNotFoundError, match="video: file 'missing.mp4' not found"):
+    with pytest.raises(InputError, match="video: file not found: 'missing.mp4'"):
         PoseMotionLoadVideo().load("missing.mp4", 0, 1, 0)
     with pytest.raises(InputError, match=r"video: '\.\./input/posemotion_walk\.mp4' must be a name inside the folder"):
         PoseMotionLoadVideo().load("../input/posemotion_walk.mp4", 0, 1, 0)

@@ -198,7 +198,7 @@ def test_mismatched_files_name_the_file_and_the_keys(tmp_path):
     garbage.write_bytes(b"not a weight file")
     with pytest.raises(ModelFileError, match="garbage.safetensors: cannot read weights"):
         load_transformer(str(garbage))
-    with pytest.raises(ModelFileError, match="no such file or folder"):
+    with pytest.raises(ModelFileError, match="PoseGen weights: file or folder not found"):
         load_transformer(str(tmp_path / "absent"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelFileError, match="expected a diffusers folder"):

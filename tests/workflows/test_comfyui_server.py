@@ -20,7 +20,11 @@ import uuid
 import pytest
 from conftest import prepare_workflow_files
 from posemotion import NODE_CLASS_MAPPINGS
+from posemotion.cli.main import main as posemotion_main
+from posemotion.models.headless import ComfyClient, run_workflow
+from posemotion.models.headless.client import prepare_prompt
 from posemotion.workflows.source.build import ROOT
+from posemotion.workflows.source.graphs import TEST_SETTINGS
 from support.workflow_runner import prompt_for_tests
 
 COMFYUI_PATH = os.environ.get("COMFYUI_PATH")
@@ -105,6 +109,14 @@ def test_workflow_templates_are_listed(server):
     assert sorted(templates.get(PACK_NAME, [])) == sorted(p.stem for p in (ROOT / "workflows").glob("*.json"))
 
 
+def test_workflow_thumbnails_are_served(server):
+    """The template browser shows /api/workflow_templates/<pack>/<name>.jpg beside each workflow."""
+    for path in sorted((ROOT / "workflows").glob("*.json")):
+        url = f"{server['url']}/api/workflow_templates/{PACK_NAME}/{path.stem}.jpg"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.read() == path.with_suffix(".jpg").read_bytes(), url
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "workflows" / "api").glob("*.json")), ids=lambda p: p.stem)
 def test_api_workflow_succeeds(server, path):
     body = json.dumps({"prompt": prompt_for_tests(path), "client_id": str(uuid.uuid4())}).encode()
@@ -156,3 +168,44 @@ def test_bridge_inside_comfyui_manages_memory():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "forward (1, 2) device cpu" in result.stdout
+
+
+# --- the headless runner (python -m posemotion run) against the real server -------------------
+
+def _settings_for_tests(name: str) -> list[str]:
+    """TEST_SETTINGS as --set arguments."""
+    return [f"{node}.{key}={json.dumps(value)}" for node, inputs in TEST_SETTINGS.get(name, {}).items()
+            for key, value in inputs.items()]
+
+
+@pytest.mark.parametrize("form", ["api", "ui"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "workflows" / "api").glob("*.json")))
+def test_runner_runs_every_workflow_and_downloads_its_outputs(server, tmp_path, name, form):
+    path = ROOT / "workflows" / ("api" if form == "api" else "") / f"{name}.json"
+    if form == "ui":  # converted with the real /object_info, the UI file is the shipped API prompt
+        converted = prepare_prompt(json.loads(path.read_text()), _settings_for_tests(name),
+                                   ComfyClient(server["url"]).object_info())
+        expected = prompt_for_tests(ROOT / "workflows" / "api" / f"{name}.json")
+        assert {k: v["inputs"] for k, v in converted.items()} == {k: v["inputs"] for k, v in expected.items()}
+    result = run_workflow(path, server["url"], tmp_path, settings=_settings_for_tests(name))
+    assert result.files
+    for downloaded in result.files:
+        assert downloaded.read_bytes() == (server["base"] / "output" / downloaded.relative_to(tmp_path)).read_bytes()
+
+
+def test_runner_uploads_the_files_a_workflow_reads(server, tmp_path, capsys):
+    photo = server["base"] / "input" / "posemotion_person.png"
+    mocap = server["base"] / "input" / "posemotion_mocap.bvh"
+    result = run_workflow(ROOT / "workflows" / "motion_tokenize.json", server["url"], tmp_path / "motion",
+                          settings=["1.file=headless_upload.bvh"], uploads=[f"headless_upload.bvh={mocap}"])
+    assert (server["base"] / "input" / "headless_upload.bvh").read_bytes() == mocap.read_bytes()
+    assert any(p.suffix == ".bvh" for p in result.files)
+    code = posemotion_main(["run", str(ROOT / "workflows" / "pose_from_image.json"), "--server", server["url"],
+                            "--out", str(tmp_path / "pose"), "--set", "1.image=headless/photo.png",
+                            "--upload", f"headless/photo.png={photo}"])
+    printed = capsys.readouterr()
+    print(printed.out)  # the command's closing lines (pytest -rP shows them)
+    assert code == 0, printed.err
+    assert (server["base"] / "input" / "headless" / "photo.png").read_bytes() == photo.read_bytes()
+    assert printed.out.splitlines()[-1].endswith(f"; 4 files in {tmp_path / 'pose'}")
+    assert len(list((tmp_path / "pose").rglob("*.*"))) == 4
