@@ -5,9 +5,13 @@ Writing
     node per joint, named with SMPL joint names and nested as the joint tree, translated by the rest
     offsets of ``retarget.rest_offsets`` (mean bone lengths along T-pose directions), with the local
     rotations of ``retarget.fit_rotations``. One animation ("motion") holds a rotation channel per
-    joint (quaternions x, y, z, w) and the pelvis translation, one keyframe per frame at the
-    motion's fps, linear interpolation; the nodes' own transforms are frame 0, for viewers that do
-    not play animations. Metres, y up, as glTF wants.
+    joint (quaternions x, y, z, w) and a translation channel per joint (the pelvis's world position;
+    every other joint's offset from its parent in the parent's rotated frame), one keyframe per
+    frame at the motion's fps, linear interpolation. The translations carry the clip's own bone
+    lengths frame by frame (retargeted mocap stretches a little: up to 28 mm on the CMU clip), so
+    the file reproduces the MOTION's joints exactly, not only the mean-length skeleton the BVH export
+    holds. The nodes' own transforms are frame 0, for viewers that do not play animations. Metres,
+    y up, as glTF wants.
 
     So that a viewer shows a figure, every bone carries a box: a child node of the parent joint
     (one shared unit-box mesh, scaled and turned onto the bone), and every leaf a box half its
@@ -115,6 +119,20 @@ def _continuous(quats: np.ndarray) -> np.ndarray:
     return out
 
 
+def _local_translations(positions: np.ndarray, local: np.ndarray, parents) -> np.ndarray:
+    """[T, J, 3] node translations that place every joint exactly: the root's world position, and each
+    joint's offset from its parent expressed in the parent's world rotation (from the local rotations)."""
+    world = np.empty_like(local)
+    out = np.empty_like(positions)
+    for j, parent in enumerate(parents):  # parents come before their children in SMPL order
+        if parent < 0:
+            world[:, j], out[:, j] = local[:, j], positions[:, j]
+        else:
+            world[:, j] = world[:, parent] @ local[:, j]
+            out[:, j] = np.einsum("tji,tj->ti", world[:, parent], positions[:, j] - positions[:, parent])
+    return out
+
+
 def write_glb(motion: Motion, path) -> str:
     """Write an ``smpl_22``/``smpl_52`` motion as a binary glTF; returns the path."""
     motion = validate_motion(motion)
@@ -127,7 +145,7 @@ def write_glb(motion: Motion, path) -> str:
     quats = _continuous(matrix_to_quaternion(local)[..., [1, 2, 3, 0]])  # (w, x, y, z) -> glTF's (x, y, z, w)
     if not (np.isfinite(quats).all() and np.isfinite(offsets).all()):
         raise InputError("motion", "the joint rotations could not be fitted (non-finite values)")
-    root = positions[:, 0]
+    translations = _local_translations(positions, local, parents)
 
     gltf = pygltflib.GLTF2(asset=pygltflib.Asset(generator="PoseMotion", version="2.0"))
     data = _BinaryWriter(gltf)
@@ -143,7 +161,7 @@ def write_glb(motion: Motion, path) -> str:
 
     # joint nodes first (node j = joint j), then one box node per bone or leaf
     for j, name in enumerate(names):
-        translation = root[0] if parents[j] < 0 else offsets[j]
+        translation = translations[0, j]
         gltf.nodes.append(pygltflib.Node(name=name, translation=[float(v) for v in translation],
                                          rotation=[float(v) for v in quats[0, j]], children=[]))
     for j, parent in enumerate(parents):
@@ -166,16 +184,14 @@ def write_glb(motion: Motion, path) -> str:
 
     times = data.add(np.arange(motion.num_frames, dtype=np.float32) / np.float32(motion.fps),
                      pygltflib.SCALAR, bounds=True)
-    samplers = [pygltflib.AnimationSampler(input=times, output=data.add(root.astype(np.float32), pygltflib.VEC3),
-                                           interpolation=pygltflib.LINEAR)]
-    channels = [pygltflib.AnimationChannel(sampler=0, target=pygltflib.AnimationChannelTarget(node=0,
-                                                                                              path="translation"))]
+    samplers, channels = [], []
     for j in range(len(names)):
-        samplers.append(pygltflib.AnimationSampler(
-            input=times, output=data.add(quats[:, j].astype(np.float32), pygltflib.VEC4),
-            interpolation=pygltflib.LINEAR))
-        channels.append(pygltflib.AnimationChannel(
-            sampler=len(samplers) - 1, target=pygltflib.AnimationChannelTarget(node=j, path="rotation")))
+        for values, kind, target in ((translations[:, j], pygltflib.VEC3, "translation"),
+                                     (quats[:, j], pygltflib.VEC4, "rotation")):
+            samplers.append(pygltflib.AnimationSampler(
+                input=times, output=data.add(values.astype(np.float32), kind), interpolation=pygltflib.LINEAR))
+            channels.append(pygltflib.AnimationChannel(
+                sampler=len(samplers) - 1, target=pygltflib.AnimationChannelTarget(node=j, path=target)))
     gltf.animations.append(pygltflib.Animation(name=ANIMATION_NAME, samplers=samplers, channels=channels))
 
     gltf.buffers.append(pygltflib.Buffer(byteLength=len(data.blob)))
