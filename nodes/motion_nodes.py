@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from ..models.core.errors import InputError
-from ..models.core.motion import Motion, validate_motion
+from ..models.core.motion import Motion
 from ..models.media.images import to_image
 from ..models.motion.io import MOTION_SUFFIXES, read_motion, write_motion
 from ..models.motion.resample import resample
@@ -92,7 +92,6 @@ class PoseMotionSaveMotion:
         }}
 
     def save(self, motion, format, filename_prefix):
-        motion = validate_motion(motion)
         saved = bridge.save_output(filename_prefix, f".{format}", lambda path: write_motion(motion, path),
                                    f"{motion.num_frames} frames")
         file = saved["ui"]["files"][0]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from ..models.core.motion import validate_motion
 from ..models.media.images import to_image
 from ..models.render.normal_maps import NORMAL_MAP_PARTS, render_motion_normals
 from ..models.render.openpose import render_skeletons
@@ -64,7 +63,6 @@ class PoseMotionRenderNormals:
         }}
 
     def render(self, landmarks_3d, part, width, height, thickness):
-        validate_motion(landmarks_3d, "landmarks_3d")
         progress = bridge.Progress(landmarks_3d.num_frames, "Render normals")
         rgb, mask = render_motion_normals(landmarks_3d, part, width, height, thickness, progress=progress)
         device = bridge.output_device()

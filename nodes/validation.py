@@ -94,10 +94,17 @@ def check_input(name: str, spec: tuple, value) -> None:
         TYPE_CHECKS[kind](value, name)
 
 
+@functools.cache
+def _declared(node_class: type) -> dict:
+    """A node's INPUT_TYPES, read once: loaders list model folders there (a file-system scan), and the
+    only lists that change with the files are FOLDER_COMBOS, whose membership is not checked here."""
+    return node_class.INPUT_TYPES()
+
+
 def check_inputs(node_class: type, inputs: dict) -> dict:
     """All inputs of one call: required ones present and valid, optional ones valid when given. Returns
     the inputs without optional ones set to None (not connected: the function's default applies)."""
-    declared = node_class.INPUT_TYPES()
+    declared = _declared(node_class)
     required, optional = declared.get("required", {}), declared.get("optional", {})
     unknown = sorted(set(inputs) - set(required) - set(optional))
     if unknown:
