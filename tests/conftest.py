@@ -6,7 +6,6 @@ import os
 import shutil
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import skimage.data
@@ -15,6 +14,7 @@ from posemotion.models.core.resources import demo_clip
 from posemotion.models.forecasting.model import OneStageForecaster
 from posemotion.models.forecasting.training import save_forecaster
 from posemotion.models.media.video import read_video
+from posemotion.workflows.source.thumbnails import write_demo_inputs
 from support.tiny_models import save_tiny_blip, save_tiny_posegen
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,24 +53,22 @@ def walk_frames(demo_clip_path) -> tuple[np.ndarray, float]:
 
 
 @pytest.fixture()
-def comfy_dirs(tmp_path, tmp_path_factory, monkeypatch, astronaut, demo_clip_path, mocap_dir):
+def comfy_dirs(tmp_path, tmp_path_factory, monkeypatch, mocap_dir):
     """Input/output/models folders for the bridge's no-ComfyUI fallback, with the workflows' inputs."""
     dirs = {name: tmp_path / name for name in ("input", "output", "models")}
     for path in dirs.values():
         path.mkdir()
-    prepare_workflow_files(dirs["input"], dirs["models"], astronaut, demo_clip_path, mocap_dir, tmp_path_factory)
+    prepare_workflow_files(dirs["input"], dirs["models"], mocap_dir, tmp_path_factory)
     monkeypatch.setenv("POSEMOTION_INPUT_DIR", str(dirs["input"]))
     monkeypatch.setenv("POSEMOTION_OUTPUT_DIR", str(dirs["output"]))
     monkeypatch.setenv("POSEMOTION_MODELS_DIR", str(dirs["models"]))
     return dirs
 
 
-def prepare_workflow_files(input_dir, models_dir, astronaut, demo_clip_path, mocap_dir, tmp_path_factory) -> None:
-    """Everything the shipped workflows read: input files, and tiny models under their file names."""
-
-    cv2.imwrite(str(input_dir / "posemotion_person.png"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
-    shutil.copy(demo_clip_path, input_dir / "posemotion_walk.mp4")
-    shutil.copy(mocap_dir / "test_mocapbank.bvh", input_dir / "posemotion_mocap.bvh")
+def prepare_workflow_files(input_dir, models_dir, mocap_dir, tmp_path_factory) -> None:
+    """Everything the shipped workflows read: input files (as the thumbnail renderer writes them), and
+    tiny models under their file names."""
+    write_demo_inputs(input_dir, mocap_dir)
     _forecast_models(models_dir)
     _posegen_models(models_dir, tmp_path_factory)
 

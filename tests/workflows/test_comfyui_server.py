@@ -53,14 +53,14 @@ def _get(url: str):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, astronaut, demo_clip_path, mocap_dir):
+def server(tmp_path_factory, mocap_dir):
 
     base = tmp_path_factory.mktemp("comfyui")
     (base / "packs").mkdir()
     os.symlink(ROOT, base / "packs" / PACK_NAME)
     for name in ("input", "output", "models"):
         (base / name).mkdir()
-    prepare_workflow_files(base / "input", base / "models", astronaut, demo_clip_path, mocap_dir, tmp_path_factory)
+    prepare_workflow_files(base / "input", base / "models", mocap_dir, tmp_path_factory)
     folders = "".join(f"  {p.name}: {p}\n" for p in sorted((base / "models").iterdir()) if p.is_dir())
     config = base / "extra_model_paths.yaml"
     config.write_text(f"posemotion_test:\n  custom_nodes: {base / 'packs'}\n{folders}")
