@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -99,8 +100,13 @@ def test_execution_error_names_the_node_and_the_exception(fake, tmp_path):
 def test_lost_websocket_messages_fall_back_to_history(fake, tmp_path, monkeypatch):
     monkeypatch.setattr(client, "HISTORY_POLL_S", 0.2)
     fake.behaviour = "silent"
-    result = run_workflow(API / "pose_from_image.json", fake.url, tmp_path)
-    assert len(result.files) == 4
+    results = []  # run in a thread so that a broken fallback fails the test instead of hanging the suite
+    worker = threading.Thread(target=lambda: results.append(run_workflow(API / "pose_from_image.json", fake.url,
+                                                                         tmp_path)), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the runner did not fall back to /history within 60 s"
+    assert len(results[0].files) == 4
 
 
 def test_ctrl_c_interrupts_the_prompt_on_the_server(fake, tmp_path):
