@@ -203,10 +203,12 @@ def test_every_node_survives_fuzzed_inputs(comfy_dirs):
         node_class, good = NODE_CLASS_MAPPINGS[node_type], calls[node_type]
         specs = _input_specs(node_class)
         optional = set(node_class.INPUT_TYPES().get("optional", {}))
-        # None for an optional input means "not connected": the node runs with its default
+        # None for an optional input means "not connected": the node runs with its default. An optional
+        # input the known-good call leaves unconnected is fuzzed from a good value of its type elsewhere.
         cases = [(name, value, may_pass or (value is None and name in optional)) for name, spec in specs.items()
-                 for value, may_pass in bad_values(spec[0], spec[1] if len(spec) > 1 else {}, good.get(name),
-                                                   others, name, rng)]
+                 for value, may_pass in bad_values(spec[0], spec[1] if len(spec) > 1 else {},
+                                                   good.get(name, others.get(spec[0]) if isinstance(spec[0], str)
+                                                            else None), others, name, rng)]
         required = [name for name in node_class.INPUT_TYPES()["required"]]
         for name, value, may_pass in cases + [(required[0], "missing", False), ("no_such_input", 1, False)]:
             if value == "missing" and name == required[0]:

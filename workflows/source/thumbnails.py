@@ -219,6 +219,47 @@ def _posegen_from_forecast(prompt: dict) -> np.ndarray:
     return grid([frames(out, 1)[0]] + spread(frames(out, 6), 3))
 
 
+def text_panel(lines: list[str], width: int = WIDTH, scale: float = 0.5) -> np.ndarray:
+    """White text on black, WIDTH wide, each line wrapped at word boundaries to fit."""
+    font, margin, step = cv2.FONT_HERSHEY_SIMPLEX, 8, int(28 * scale + 8)
+    wrapped = []
+    for line in lines:
+        words, current = line.split(), ""
+        for word in words:
+            trial = f"{current} {word}".strip()
+            if cv2.getTextSize(trial, font, scale, 1)[0][0] > width - 2 * margin and current:
+                wrapped.append(current)
+                trial = word
+            current = trial
+        wrapped.append(current)
+    panel = np.zeros((step * len(wrapped) + margin, width, 3), np.uint8)
+    for row, line in enumerate(wrapped):
+        cv2.putText(panel, line, (margin, step * (row + 1)), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return panel
+
+
+def _describe_motion(prompt: dict) -> np.ndarray:
+    """Three frames of the clip (standing, kneeling, standing), then the first caption Describe Motion wrote."""
+    out = run_prompt(prompt, targets=[2, 3])
+    drawings = frames(out, 3)
+    cells = grid([at(drawings, fraction) for fraction in (0.1, 0.5, 0.9)], columns=3)
+    return np.concatenate([cells, text_panel([out["2"]["result"][0]])])
+
+
+def _check_motion_against_text(prompt: dict) -> np.ndarray:
+    """Three frames of the clip, the text and Check Motion Against Text's score and found/missing facts."""
+    out = run_prompt(prompt, targets=[2, 3])
+    drawings = frames(out, 3)
+    cells = grid([at(drawings, fraction) for fraction in (0.1, 0.5, 0.9)], columns=3)
+    score, report = out["2"]["result"]
+    verdicts = {kind: [line.split(": ", 1)[1] for line in report.splitlines() if line.startswith(kind + ": ")]
+                for kind in ("found", "missing")}
+    lines = [f"text: {prompt['2']['inputs']['text']}",
+             f"score {score:.2f}; " + "; ".join(f"{kind}: {', '.join(items)}"
+                                                for kind, items in verdicts.items() if items)]
+    return np.concatenate([cells, text_panel(lines)])
+
+
 # workflow -> its thumbnail from an API prompt (README's workflow table says what each shows)
 RECIPES: dict[str, Callable[[dict], np.ndarray]] = {
     "pose_from_image": _pose_from_image,
@@ -230,6 +271,8 @@ RECIPES: dict[str, Callable[[dict], np.ndarray]] = {
     "motion_edit_pose_codes": _motion_edit_pose_codes,
     "posegen_from_video": _posegen_from_video,
     "posegen_from_forecast": _posegen_from_forecast,
+    "describe_motion": _describe_motion,
+    "check_motion_against_text": _check_motion_against_text,
 }
 
 
