@@ -27,7 +27,9 @@ def add_commands(commands) -> None:
                                             "save a .safetensors checkpoint with its .json config.")
     train.add_argument("--kind", required=True, choices=BENCHMARKED_KINDS, help="which tokenizer to train")
     train.add_argument("--tau", type=float, default=None, help="PGR2M residual dropout (default: the class's)")
-    train.add_argument("--data", default=DATASET_DIR, help=f"dataset folder from motion-data (default: {DATASET_DIR})")
+    train.add_argument("--data", default=DATASET_DIR,
+                       help=f"dataset folder from motion-data, or a HumanML3D-layout folder such as motion-corpus "
+                            f"writes (default: {DATASET_DIR})")
     train.add_argument("--steps", type=int, default=1000, help="optimiser steps (default: 1000)")
     train.add_argument("--batch-size", type=int, default=32,
                        help="global batch of windows per step, split across processes (default: 32)")

@@ -1,5 +1,11 @@
 """2D/3D pose detection with MediaPipe Holistic (body 33, both hands 21, face mesh) and a person mask.
 
+``Detection.world`` holds MediaPipe's 3D world landmarks of the body: layout ``mediapipe_33``,
+metres, origin at the centre of the hips in every frame (so no global translation), y up. MediaPipe
+gives them with x right, y down and z away from the camera; they are turned 180 degrees about x,
+``(x, -y, -z)``, which keeps the handedness (a person facing the camera faces +z). Frames without a
+person are zeros with visibility 0 (``params["visibility"]``, MediaPipe's body visibility).
+
 The models ship inside the mediapipe 0.10.14 wheel; nothing is downloaded. MediaPipe Holistic
 tracks one person. Frames where nobody is found give ``"people": []`` and zero landmarks.
 """
@@ -50,6 +56,7 @@ class Detection:
     pose_keypoint: list[dict]  # POSE_KEYPOINT, one frame per input frame
     masks: torch.Tensor  # [B, H, W] float32 person probability 0..1
     landmarks: Motion  # layout mediapipe_holistic_75_image, visibility in params
+    world: Motion | None = None  # layout mediapipe_33, metres, hip-centred, y up (module docstring)
 
 
 _GRAPHS: dict[tuple, object] = {}
@@ -94,11 +101,15 @@ def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps:
     holistic.reset()  # a new sequence: forget the previous call's tracking state
     faces, masks = [], np.zeros((count, height, width), np.float32)
     landmarks = np.zeros((count, 75, 4), np.float32)
+    world = np.zeros((count, 33, 4), np.float32)  # x, y, z, visibility
     for i in range(count):
         result = holistic.process(rgb[i])
         body = _landmark_array(result.pose_landmarks, 33)
         if body is not None:
             landmarks[i, :33] = body
+            world_body = _landmark_array(result.pose_world_landmarks, 33)
+            if world_body is not None:
+                world[i] = world_body * np.array([1, -1, -1, 1], np.float32)  # y down, z away -> y up, z toward
             for offset, hand in ((33, result.left_hand_landmarks), (54, result.right_hand_landmarks)):
                 hand = _landmark_array(hand, 21)
                 if hand is not None:
@@ -115,6 +126,7 @@ def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps:
             progress(i + 1, count)
     if settings.smoothing > 0:
         landmarks = _smooth(landmarks, settings.smoothing)
+        world = _smooth(world, settings.smoothing)
     pose_keypoint = [
         make_frame(_people(landmarks[i], face, settings), width, height) for i, face in enumerate(faces)
     ]
@@ -125,7 +137,9 @@ def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps:
         params={"visibility": torch.from_numpy(landmarks[..., 3].copy())},
         canvas_size=(width, height),
     )
-    return Detection(pose_keypoint, torch.from_numpy(masks), motion)
+    world_motion = Motion(joints=torch.from_numpy(world[..., :3].copy()), fps=float(fps), layout="mediapipe_33",
+                          params={"visibility": torch.from_numpy(world[..., 3].copy())})
+    return Detection(pose_keypoint, torch.from_numpy(masks), motion, world_motion)
 
 
 def _people(points: np.ndarray, face: np.ndarray | None, settings: DetectionSettings) -> list[dict]:

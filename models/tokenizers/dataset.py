@@ -28,6 +28,11 @@ Saved files (byte-identical for identical inputs):
   summary with the clip table;
 - ``motion.json``: the same clip table plus a summary (clip ids, offsets, lengths, side, has_hands).
 
+:func:`load_motion_dataset` also reads a HumanML3D-layout folder (``motion/dataset_folder.py``: the
+motion-text corpus of ``motion-corpus``, or a user's HumanML3D folder): the items of ``train.txt`` and
+``test.txt`` that have 263-d features, its ``Mean.npy`` / ``Std.npy``, no hands (``has_hands`` False,
+hand mean 0 and std 1).
+
 ``MotionClips`` (returned by :func:`load_motion_dataset`) holds one side: ``features`` [F, 263] raw,
 ``hands`` [F, 360], ``offsets`` / ``lengths`` per clip, ``clip_ids``, ``has_hands`` bool per clip,
 ``fps`` and the training ``stats``.
@@ -48,6 +53,7 @@ from safetensors.torch import save_file
 from ..core.errors import InputError
 from ..core.layouts import layout_names
 from ..core.resources import DEFAULT_MOCAP
+from ..motion.dataset_folder import has_features, read_item, read_split, read_stats
 from ..motion.humanml3d import BODY_DIM, FPS, HAND_DIM, FeatureStats, holistic_features, joints_to_features
 from ..motion.io import read_motion
 from ..motion.resample import resample
@@ -214,6 +220,8 @@ def load_motion_dataset(data_dir: str = DEFAULT_OUT) -> tuple[MotionClips, Motio
     """(train, test, summary) from a folder written by :func:`build_motion_dataset`."""
 
     path = os.path.join(data_dir, "motion.safetensors")
+    if not os.path.isfile(path) and os.path.isfile(os.path.join(data_dir, "train.txt")):
+        return _load_humanml3d_folder(data_dir)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"motion dataset: file not found: {path!r}; build it with "
                                 "`python -m posemotion motion-data`")
@@ -230,3 +238,27 @@ def load_motion_dataset(data_dir: str = DEFAULT_OUT) -> tuple[MotionClips, Motio
                            [c["id"] for c in clips], [c["has_hands"] for c in clips], summary["fps"], stats)
 
     return side(False), side(True), summary
+
+
+def _load_humanml3d_folder(folder: str) -> tuple[MotionClips, MotionClips, dict]:
+    """(train, test, summary) from a HumanML3D-layout folder (module docstring)."""
+    mean, std = read_stats(folder)
+    if mean.shape[0] != BODY_DIM:
+        raise InputError("data", f"{folder}: {mean.shape[0]}-d features; the motion tokenizers use HumanML3D's {BODY_DIM}")
+    stats = DatasetStats(torch.from_numpy(mean), torch.from_numpy(std), torch.zeros(HAND_DIM), torch.ones(HAND_DIM))
+    summary = {"fps": FPS, "layout": "smpl_22", "feature_dim": BODY_DIM, "hand_dim": HAND_DIM, "source": folder}
+
+    def side(split: str) -> MotionClips:
+        names = [name for name in read_split(folder, split) if has_features(folder, name)]
+        if not names:
+            raise InputError("data", f"{folder}: {split}.txt lists no item with features")
+        features = [torch.from_numpy(read_item(folder, name)) for name in names]
+        lengths = [int(f.shape[0]) for f in features]
+        summary[f"{split}_clips"], summary[f"{split}_frames"] = len(names), sum(lengths)
+        summary["mirror"] = summary.get("mirror", False) or any(n.startswith("M") and n[1:] in names for n in names)
+        body = torch.cat(features)
+        return MotionClips(body, torch.zeros(body.shape[0], HAND_DIM), np.cumsum([0] + lengths)[:-1].tolist(), lengths,
+                           names, [False] * len(names), FPS, stats)
+
+    train, test = side("train"), side("test")
+    return train, test, summary

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 from posemotion.models.core.errors import InputError
-from posemotion.models.core.layouts import OPENPOSE_18
+from posemotion.models.core.layouts import MEDIAPIPE_33, OPENPOSE_18
 from posemotion.models.core.pose_keypoint import person_arrays
 from posemotion.models.pose.detection import DetectionSettings, detect_poses
 
@@ -99,3 +99,18 @@ def test_interrupted_video_run_does_not_leak_into_the_next(walk_frames):
     again = detect_poses(frames, settings)
     assert again.pose_keypoint == fresh.pose_keypoint
     assert torch.equal(again.landmarks.joints, fresh.landmarks.joints)
+
+
+def test_world_landmarks_are_hip_centred_metres_y_up_facing_the_camera(astronaut_image):
+    world = detect_poses(astronaut_image).world
+    assert world.layout == "mediapipe_33" and world.joints.shape == (1, 33, 3)
+    points = world.joints[0].numpy()
+    index = {name: k for k, name in enumerate(MEDIAPIPE_33)}
+    hips = (points[index["left_hip"]] + points[index["right_hip"]]) / 2
+    shoulders = (points[index["left_shoulder"]] + points[index["right_shoulder"]]) / 2
+    assert np.abs(hips).max() < 0.05  # MediaPipe's world origin is the centre of the hips
+    assert 0.3 < shoulders[1] - hips[1] < 0.8  # y up, metres
+    # she faces the camera: her left shoulder is on the image's right (+x), her nose toward the camera (+z)
+    assert points[index["left_shoulder"], 0] > points[index["right_shoulder"], 0]
+    assert points[index["nose"], 2] > shoulders[2]
+    assert world.visibility()[0, index["nose"]] > 0.5
