@@ -11,6 +11,9 @@ import sys
 
 from ..models.core.errors import InputError
 from ..models.core.resources import console_output
+from .caption import add_commands as add_caption_commands
+from .corpus import add_commands as add_corpus_commands
+from .evaluator import add_commands as add_evaluator_commands
 from .forecast import add_commands as add_forecast_commands
 from .motion import add_commands as add_motion_commands
 from .pose import add_commands as add_pose_commands
@@ -29,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_pose_commands(commands)
     add_forecast_commands(commands)
     add_motion_commands(commands)
+    add_caption_commands(commands)
+    add_corpus_commands(commands)
+    add_evaluator_commands(commands)
     add_run_command(commands)
     for sub in commands.choices.values():
         if sub.get_default("run") is not None:
