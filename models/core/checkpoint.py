@@ -14,7 +14,8 @@ Every model class is registered under its family and ``kind`` (:func:`register`)
 
 Files written before this module existed still load: forecasters wrote the same header without
 "format"/"family" under ``"posemotion"``; tokenizers wrote it under ``"posemotion-tokenizer"``
-(:data:`LEGACY_KEYS`). When a file has no header in its metadata the JSON beside it is read.
+(:data:`LEGACY_KEYS`). When a file has no header in its metadata the JSON beside it is read. A class
+with a ``legacy_config(config) -> config`` static method fills in options that older files predate.
 """
 
 from __future__ import annotations
@@ -144,8 +145,11 @@ def load_checkpoint(path: str, family: str, kind: str | None = None, extra_keys:
                              f"{os.path.basename(config_path_of(path))})")
     if kind is not None and found != kind:
         raise ModelFileError(f"{path} holds a {found!r} {family}, expected {kind!r}")
+    config = header["config"]
+    if hasattr(kinds[found], "legacy_config"):  # a class may fill in options older files predate
+        config = kinds[found].legacy_config(config)
     try:
-        model = kinds[found](**header["config"])
+        model = kinds[found](**config)
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"{path}: its {found} config cannot be built: {error}") from error
     try:

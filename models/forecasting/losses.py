@@ -52,3 +52,17 @@ def forecasting_loss(pred, target, visible, alpha: float = 1.0, beta: float = 1.
     """
     pred, target = pred * unit, target * unit
     return relative_pose_loss(pred, target, visible, alpha, beta) + theta * masked_mse(pred, target, visible)
+
+
+def bone_direction_loss(pred: torch.Tensor, target: torch.Tensor, visible: torch.Tensor, bones,
+                        eps: float = 1e-6) -> torch.Tensor:
+    """Mean of 1 - cos(angle between predicted and true bone vectors) over the (parent, child) ``bones``
+    visible at both ends in the target; pred/target [B, k, J, 2] in units where x and y measure alike."""
+    parents = [p for p, _ in bones]
+    children = [c for _, c in bones]
+    seen = visible[..., parents] & visible[..., children]
+    target = torch.where(visible[..., None], target, torch.zeros((), dtype=target.dtype, device=target.device))
+    true = target[..., children, :] - target[..., parents, :]
+    guess = pred[..., children, :] - pred[..., parents, :]
+    cosine = (true * guess).sum(-1) / (true.norm(dim=-1) * guess.norm(dim=-1)).clamp_min(eps)
+    return torch.where(seen, 1 - cosine, torch.zeros_like(cosine)).sum() / seen.sum().clamp_min(1)

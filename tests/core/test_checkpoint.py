@@ -20,7 +20,7 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 def _forecaster(**overrides):
     config = dict(num_joints=5, cond_dim=8, layout="test", encoder="test-encoder", max_horizon=12,
-                  d_model=16, num_layers=1, num_heads=2, ffn_dim=32, dropout=0.0)
+                  d_model=16, num_layers=1, num_heads=2, ffn_dim=32, dropout=0.0, output="displacements")
     return OneStageForecaster(**{**config, **overrides}).eval()
 
 

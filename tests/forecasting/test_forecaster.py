@@ -24,7 +24,7 @@ def _conditioning(batch, tokens=3, dim=8, encoder="test-encoder", value=None):
 
 def _model(**overrides):
     config = dict(num_joints=5, cond_dim=8, layout="test", encoder="test-encoder", max_horizon=12,
-                  d_model=32, num_layers=2, num_heads=2, ffn_dim=64, dropout=0.0)
+                  d_model=32, num_layers=2, num_heads=2, ffn_dim=64, dropout=0.0, output="displacements")
     config.update(overrides)
     return OneStageForecaster(**config)
 
