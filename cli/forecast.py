@@ -15,7 +15,8 @@ MODELS = ("one_stage", "lstm", "transformer_ntp", "quant_tf")
 def add_commands(commands) -> None:
     data = commands.add_parser("forecast-data", help="build the forecasting dataset from shipped videos and mocap",
                                description="Build the forecasting dataset (windows of an initial pose and the next "
-                                           "45 frames) from the videos of the data packages and the mocap clips.")
+                                           "45 frames, each captioned from what its motion does) from the videos of "
+                                           "the data packages and the mocap clips (16 virtual cameras, mirrored).")
     data.add_argument("--out", default=DEFAULT_DATA, help=f"dataset file to write (default: {DEFAULT_DATA})")
     data.add_argument("--mocap", default=DEFAULT_MOCAP,
                       help=f"folder written by scripts/fetch_mocap.sh (default: {DEFAULT_MOCAP})")

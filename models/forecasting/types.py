@@ -74,7 +74,9 @@ class PoseWindows:
     - ``conditioning``: one row per sample;
     - ``texts``, ``clips``: the action text and the source clip of each sample (splits are by clip);
     - ``box`` [S, 3] or None: when set, ``poses`` are in the P0-box frame (``pose_frame.py``) and
-      ``box`` maps them back to image coordinates.
+      ``box`` maps them back to image coordinates;
+    - ``aspect`` [S] or None: each sample's canvas width / height (None: 1), the unit in which 2D
+      bone lengths are compared.
     """
 
     poses: torch.Tensor
@@ -85,6 +87,7 @@ class PoseWindows:
     layout: str
     fps: float
     box: torch.Tensor | None = None
+    aspect: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.poses.shape[0])
@@ -102,12 +105,13 @@ class PoseWindows:
         rows = torch.as_tensor(rows, dtype=torch.long)
         return PoseWindows(self.poses[rows], self.visible[rows], self.conditioning.select(rows),
                            [self.texts[i] for i in rows.tolist()], [self.clips[i] for i in rows.tolist()],
-                           self.layout, self.fps, None if self.box is None else self.box[rows])
+                           self.layout, self.fps, None if self.box is None else self.box[rows],
+                           None if self.aspect is None else self.aspect[rows])
 
     def to(self, device) -> "PoseWindows":
         move = (lambda t: None if t is None else t.to(device))
         return PoseWindows(self.poses.to(device), self.visible.to(device), self.conditioning.to(device),
-                           self.texts, self.clips, self.layout, self.fps, move(self.box))
+                           self.texts, self.clips, self.layout, self.fps, move(self.box), move(self.aspect))
 
     def image_poses(self) -> torch.Tensor:
         """Poses in image coordinates (undoing the P0-box frame when there is one)."""

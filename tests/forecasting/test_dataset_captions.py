@@ -1,0 +1,60 @@
+"""Captions of each window's future (window_captions.py) and the mirrored, many-camera mocap views."""
+
+import numpy as np
+import pytest
+from posemotion.models.captioning.facts import mirrored
+from posemotion.models.captioning.text_facts import facts_in_text
+from posemotion.models.core.layouts import OPENPOSE_18, SMPL_22
+from posemotion.models.core.resources import DEFAULT_MOCAP
+from posemotion.models.forecasting.dataset import FPS, HORIZON, Track, cut_windows, read_mocap_joints, window_facts
+from posemotion.models.forecasting.window_captions import (
+    NO_FACT_CAPTION,
+    caption_of,
+    mirror_joints_3d,
+    mirror_openpose_2d,
+)
+
+
+@pytest.fixture(scope="module")
+def cmu():
+    return read_mocap_joints(DEFAULT_MOCAP, "test.amc")[:120]
+
+
+def test_mirrors_swap_sides_and_undo_themselves(cmu):
+    twice = mirror_joints_3d(mirror_joints_3d(cmu))
+    assert np.allclose(twice, cmu)
+    once = mirror_joints_3d(cmu)
+    left, right = SMPL_22.index("left_wrist"), SMPL_22.index("right_wrist")
+    assert np.allclose(once[:, left, 0], -cmu[:, right, 0]) and np.allclose(once[:, left, 1:], cmu[:, right, 1:])
+    xy = np.random.default_rng(0).random((4, 18, 2)).astype(np.float32)
+    visible = np.ones((4, 18), bool)
+    visible[:, 0] = False
+    flipped, seen = mirror_openpose_2d(xy, visible)
+    l, r = OPENPOSE_18.index("left_wrist"), OPENPOSE_18.index("right_wrist")
+    assert np.allclose(flipped[:, l, 0], 1 - xy[:, r, 0]) and (flipped[:, 0] == 0).all() and not seen[:, 0].any()
+    back, _ = mirror_openpose_2d(flipped, seen)
+    assert np.allclose(back[:, 1:], xy[:, 1:])
+
+
+def test_mirrored_window_has_the_mirrored_facts_and_views_share_them(cmu):
+    xy, visible = np.zeros((len(cmu), 18, 2), np.float32), np.ones((len(cmu), 18), bool)
+    plain = Track(xy, visible, None, "mocap:test.amc", joints3d=cmu)
+    mirror = Track(xy, visible, None, "mocap:test.amc", joints3d=cmu, mirror=True)
+    cache = {}
+    facts = window_facts(plain, 0, HORIZON, cache)
+    assert facts and window_facts(mirror, 0, HORIZON, cache) == [mirrored(f) for f in facts]
+    assert window_facts(plain, 0, HORIZON, cache) is facts  # another view reuses the 3D facts
+
+
+def test_captions_are_derived_deterministic_and_checkable(cmu):
+    tracks = [Track(np.full((len(cmu), 18, 2), 0.5, np.float32), np.ones((len(cmu), 18), bool), None,
+                    "mocap:test.amc", fps=FPS, joints3d=cmu, mirror=m) for m in (False, True)]
+    first, second = cut_windows(tracks, HORIZON, 15), cut_windows(tracks, HORIZON, 15)
+    assert first["texts"] == second["texts"] and len(first["texts"]) >= 4
+    assert all(facts_in_text(text) for text in first["texts"] if text != NO_FACT_CAPTION)
+    assert sum(first["fact_windows"].values()) >= len(first["texts"])
+
+
+def test_no_fact_caption_names_no_checkable_fact():
+    assert caption_of([], "any window") == NO_FACT_CAPTION
+    assert facts_in_text(NO_FACT_CAPTION) == []
