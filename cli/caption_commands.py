@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import os
 
-from ..models.captioning.check import check_motion_against_text
+from ..models.captioning.check import check_motion_against_text, query_lines
 from ..models.captioning.describe import describe_motion, fact_lines
-from ..models.captioning.phrasing import fact_label
 from ..models.core.errors import InputError
 from ..models.core.pose_keypoint import validate_pose_keypoint
 from ..models.motion.io import MOTION_SUFFIXES, read_motion
@@ -48,6 +47,5 @@ def run_command(args) -> int:
     if args.check is not None:
         result = check_motion_against_text(source, args.check, fps=fps)
         print(f"check {args.check!r}: {result.message}")
-        print("\n".join(f"  {'found' if ok else 'missing'}: {fact_label(q)}"
-                        for q, ok in zip(result.queries, result.satisfied)))
+        print("\n".join("  " + line for line in query_lines(result)))
     return 0

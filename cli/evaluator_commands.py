@@ -11,6 +11,7 @@ import torch
 from ..models.core.errors import InputError
 from ..models.core.resources import console_progress
 from ..models.core.training import is_main_process
+from ..models.motion_text.corpus import SOURCES_FILE
 from ..models.motion_text.evaluator import evaluate_folder, load_evaluator, save_evaluator, train_evaluator
 from ..models.motion_text.official_evaluator import evaluate_folder_official, load_official_evaluator
 from .evaluator import DEFAULT_CHECKPOINT
@@ -80,7 +81,7 @@ def _eval(args) -> int:
 
 
 def _print_notes(folder: str, official: bool) -> None:
-    if os.path.isfile(os.path.join(folder, "sources.json")):
+    if os.path.isfile(os.path.join(folder, SOURCES_FILE)):
         print(DERIVED_NOTE.format(folder=folder))
     print(OFFICIAL_NOTE if official else OURS_NOTE)
 

@@ -7,9 +7,8 @@ rules (models/captioning), not written by a person.
 
 from __future__ import annotations
 
-from ..models.captioning.check import check_motion_against_text
+from ..models.captioning.check import check_motion_against_text, query_lines
 from ..models.captioning.describe import describe_motion, fact_lines
-from ..models.captioning.phrasing import fact_label
 from ..models.core.errors import InputError
 
 NO_SCORE = -1.0  # Check Motion Against Text's score when the text names no checkable fact
@@ -87,10 +86,7 @@ class PoseMotionCheckMotionAgainstText:
     def check(self, text, motion=None, pose_keypoint=None, fps=30.0):
         source, source_fps = _source(motion, pose_keypoint, fps)
         result = check_motion_against_text(source, text, fps=source_fps)
-        lines = [result.message]
-        lines += [f"{'found' if ok else 'missing'}: {fact_label(query)}" for query, ok in zip(result.queries,
-                                                                                             result.satisfied)]
-        lines += ["facts in the motion:"] + fact_lines(result.found)
+        lines = [result.message] + query_lines(result) + ["facts in the motion:"] + fact_lines(result.found)
         score = NO_SCORE if result.score is None else float(result.score)
         return {"ui": {"text": [result.message]}, "result": (score, "\n".join(lines))}
 

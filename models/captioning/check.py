@@ -51,6 +51,11 @@ def satisfied(found: list[Fact], queries: list[FactQuery]) -> list[bool]:
     return [_satisfies(list(found), query) for query in queries]
 
 
+def query_lines(result: CheckResult) -> list[str]:
+    """One line per fact of the text: "found: wave right" or "missing: wave right"."""
+    return [f"{'found' if ok else 'missing'}: {fact_label(query)}" for query, ok in zip(result.queries, result.satisfied)]
+
+
 def check_motion_against_text(motion, text: str, fps: float | None = None, person: int = 0) -> CheckResult:
     """Score a MOTION (or POSE_KEYPOINT frames with ``fps``) against a text; see the module docstring."""
     queries = facts_in_text(text)  # an empty text fails here, before any work on the motion

@@ -96,7 +96,7 @@ def find_facts(motion, fps: float | None = None, person: int = 0) -> list[Fact]:
     if not isinstance(motion, Motion):
         raise InputError("motion", f"expected a MOTION or POSE_KEYPOINT frames, got {type(motion).__name__}")
     validate_motion(motion)  # NaN joints, shapes, layout
-    if fps is not None and abs(float(fps) - motion.fps) > 1e-6:
+    if fps is not None and abs(_check_fps(fps) - motion.fps) > 1e-6:
         raise InputError("fps", f"a MOTION carries its own frame rate ({motion.fps:g}); got fps={fps!r}")
     if person != 0:
         raise InputError("person", f"a MOTION holds one person (index 0), got {person}")

@@ -140,6 +140,13 @@ def layout_parents(layout: str) -> tuple[int, ...]:
         raise InputError("layout", f"layout {layout!r} has no kinematic tree; expected one of {sorted(_PARENTS)}") from None
 
 
+def left_right_swap(names: tuple[str, ...]) -> list[int]:
+    """Index of each joint's mirror counterpart (``left_*`` <-> ``right_*``; itself for centre joints),
+    the joint order of a left/right mirror image."""
+    swapped = [n.replace("left", "\0").replace("right", "left").replace("\0", "right") for n in names]
+    return [names.index(n) for n in swapped]
+
+
 def layout_bones(layout: str) -> tuple[tuple[int, int], ...]:
     """(parent, child) index pairs of a layout's kinematic tree, for drawing."""
     return tuple((p, j) for j, p in enumerate(layout_parents(layout)) if p >= 0)

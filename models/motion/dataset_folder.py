@@ -107,11 +107,7 @@ def write_item(folder: str, name: str, features, joints, text_lines: Iterable[st
         if features.shape[0] not in (joints.shape[0] - 1, joints.shape[0]):
             raise InputError("features", f"{name}: {features.shape[0]} feature rows for {joints.shape[0]} frames "
                                          f"(expected frames - 1, or frames as in HumanML3D's release)")
-    lines = [line.rstrip("\r\n") for line in text_lines]
-    if not lines:
-        raise InputError("text_lines", f"{name}: needs at least one caption line")
-    for number, line in enumerate(lines, 1):
-        parse_text_line(line, f"{name} line {number}")
+    lines = _checked_lines(name, text_lines)
     for sub in (FEATURES_DIR, JOINTS_DIR, TEXTS_DIR):
         os.makedirs(os.path.join(folder, sub), exist_ok=True)
     if features is not None:
@@ -120,23 +116,41 @@ def write_item(folder: str, name: str, features, joints, text_lines: Iterable[st
     write_texts(folder, name, lines)
 
 
+def _checked_lines(name: str, text_lines: Iterable[str]) -> list[str]:
+    """The lines without line ends, each parsed (InputError naming the item and line), at least one."""
+    if isinstance(text_lines, str):
+        raise InputError("text_lines", f"{name}: expected a list of caption lines, got one string")
+    lines = [line.rstrip("\r\n") for line in text_lines]
+    if not lines:
+        raise InputError("text_lines", f"{name}: needs at least one caption line")
+    for number, line in enumerate(lines, 1):
+        parse_text_line(line, f"{name} line {number}")
+    return lines
+
+
 def write_texts(folder: str, name: str, text_lines: Iterable[str]) -> None:
+    """``texts/NAME.txt`` alone (items without features, e.g. 2D-only poses); lines checked as in write_item."""
+    lines = _checked_lines(_check_name(name), text_lines)
     os.makedirs(os.path.join(folder, TEXTS_DIR), exist_ok=True)
-    with open(os.path.join(folder, TEXTS_DIR, _check_name(name) + ".txt"), "w", encoding="utf-8", newline="\n") as f:
-        f.write("".join(line.rstrip("\r\n") + "\n" for line in text_lines))
+    with open(os.path.join(folder, TEXTS_DIR, name + ".txt"), "w", encoding="utf-8", newline="\n") as f:
+        f.write("".join(line + "\n" for line in lines))
 
 
 def write_split(folder: str, split: str, names: Iterable[str]) -> None:
     """``SPLIT.txt``: the names, one per line, in the given order."""
+    names = [_check_name(n) for n in names]  # all checked before the file is opened
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, _check_name(split) + ".txt"), "w", encoding="utf-8", newline="\n") as f:
-        f.write("".join(_check_name(n) + "\n" for n in names))
+        f.write("".join(n + "\n" for n in names))
 
 
 def write_stats(folder: str, mean, std) -> None:
     mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
     if mean.ndim != 1 or mean.shape != std.shape:
-        raise InputError("stats", f"mean and std must be vectors of one length, got {list(mean.shape)} and {list(std.shape)}")
+        raise InputError("stats", f"mean and std must be vectors of one length, got {list(mean.shape)} and "
+                                  f"{list(std.shape)}")
+    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+        raise InputError("stats", "mean and std contain NaN or infinite values")
     os.makedirs(folder, exist_ok=True)
     np.save(os.path.join(folder, MEAN_FILE), mean)
     np.save(os.path.join(folder, STD_FILE), std)

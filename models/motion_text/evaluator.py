@@ -34,7 +34,7 @@ from ..core.training import fit
 from ..forecasting.encoders import MiniLMTextEncoder, default_text_encoder
 from ..motion.dataset_folder import read_stats
 from .eval_metrics import R_PRECISION_POOL, R_PRECISION_SHUFFLES, text_motion_metrics
-from .evaluator_data import FPS, check_folder, load_split, pad_batch, pick_lines
+from .evaluator_data import FPS, load_split, pad_batch, pick_lines, reference_features
 
 FAMILY = "text_motion_evaluator"
 TEXT_DIM = 384  # MiniLM sentence embedding
@@ -80,7 +80,7 @@ class TextMotionEvaluator(nn.Module):
         valid = lengths.to(x.device)
         x = x * _mask(valid, x.shape[2])
         for conv in self.down:
-            valid = (valid + 1) // 2  # outputs that see at least one real frame
+            valid = (valid + 1) // 2  # outputs whose centre pair (2t, 2t+1) holds a real frame
             x = F.gelu(conv(x))
             x = x * _mask(valid, x.shape[2])
         x = (x + F.gelu(self.mix(x))) * _mask(valid, x.shape[2])
@@ -166,7 +166,7 @@ def train_evaluator(folder: str, steps: int, batch_size: int = 32, lr: float = 1
     (augmentation; a caption of the whole window may then name a little more than the crop shows)."""
     if not 0.0 < keep <= 1.0:
         raise InputError("keep", f"the kept fraction of a motion must be in (0, 1], got {keep}")
-    pairs = load_split(check_folder(folder), split)
+    pairs = load_split(folder, split)  # checks the folder
     mean, std = read_stats(folder)
     torch.manual_seed(seed)
     model = TextMotionEvaluator(feature_dim=pairs.feature_dim, **config)
@@ -211,16 +211,11 @@ def evaluate_folder(model: TextMotionEvaluator, folder: str, split: str = "test"
     FID compares ``split``'s motion embeddings with ``reference_split``'s: on ground truth it measures
     how far the held-out motions lie from the training motions (a floor for generated motions, not a
     quality score). A folder without that split gives ``fid`` None."""
-    pairs = load_split(check_folder(folder), split, feature_dim=model.feature_dim)
+    pairs = load_split(folder, split, feature_dim=model.feature_dim)
     texts = [item[line] for item, line in zip(pairs.captions, pick_lines(pairs, seed))]
     text_emb, motion_emb = embed_texts(model, texts, text_encoder), embed_motions(model, pairs.features)
-    reference = None
-    try:
-        reference_pairs = load_split(folder, reference_split, feature_dim=model.feature_dim)
-    except (InputError, FileNotFoundError):
-        reference_pairs = None
-    if reference_pairs is not None and len(reference_pairs) >= 2:
-        reference = embed_motions(model, reference_pairs.features)
+    reference_motions = reference_features(folder, reference_split, feature_dim=model.feature_dim)
+    reference = None if reference_motions is None else embed_motions(model, reference_motions)
     result = text_motion_metrics(text_emb, motion_emb, reference, pool=R_PRECISION_POOL, shuffles=shuffles,
                                  seed=seed)
     result.setdefault("fid", None)

@@ -44,7 +44,7 @@ class PairedSplit:
         self.tokens.append([tuple(line.tokens) for line in lines])
 
 
-def check_folder(folder: str) -> str:
+def _check_folder(folder: str) -> str:
     if not isinstance(folder, (str, os.PathLike)) or not os.path.isdir(folder):
         raise InputError("folder", f"folder not found: {folder!r} (expected a HumanML3D-layout folder with "
                                    "new_joint_vecs/, texts/ and SPLIT.txt files)")
@@ -57,7 +57,7 @@ def load_split(folder: str, split: str, min_frames: int = 1, max_frames: int | N
 
     ``feature_dim``: the size the caller's model expects; another size is one InputError naming both.
     Raises InputError("split") when no item is left."""
-    folder = check_folder(folder)
+    folder = _check_folder(folder)
     pairs = PairedSplit(split)
     for name in read_split(folder, split):
         if not has_features(folder, name):
@@ -82,6 +82,16 @@ def load_split(folder: str, split: str, min_frames: int = 1, max_frames: int | N
         raise InputError("split", f"{folder}: split {split!r} has no item with features"
                                   + (f" of {min_frames}..{max_frames - 1} frames" if max_frames else ""))
     return pairs
+
+
+def reference_features(folder: str, split: str, **filters) -> list[np.ndarray] | None:
+    """Features of ``split`` for FID's reference set (``load_split`` filters), or None when the folder has
+    no such split or it has fewer than the 2 items a covariance needs."""
+    try:
+        pairs = load_split(folder, split, **filters)
+    except (InputError, FileNotFoundError):
+        return None
+    return pairs.features if len(pairs) >= 2 else None
 
 
 def pick_lines(pairs: PairedSplit, seed: int = 0) -> list[int]:

@@ -40,7 +40,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from ..core.checkpoint import check_state_dict
 from ..core.errors import InputError, ModelFileError
 from .eval_metrics import R_PRECISION_POOL, R_PRECISION_SHUFFLES, text_motion_metrics
-from .evaluator_data import load_split, pick_lines
+from .evaluator_data import load_split, pick_lines, reference_features
 from .official_glove import POS_CATEGORIES, GloveVectors
 
 UNIT_LENGTH = 4
@@ -236,14 +236,9 @@ def evaluate_folder_official(evaluator: OfficialEvaluator, folder: str, split: s
                        feature_dim=evaluator.feature_dim)
     tokens = [item[line] for item, line in zip(pairs.tokens, pick_lines(pairs, seed))]
     text_emb, motion_emb = evaluator.embed_texts(tokens), evaluator.embed_motions(pairs.features)
-    reference = None
-    try:
-        reference_pairs = load_split(folder, reference_split, min_frames=low, max_frames=MAX_FRAMES_EXCLUSIVE,
-                                     feature_dim=evaluator.feature_dim)
-        if len(reference_pairs) >= 2:
-            reference = evaluator.embed_motions(reference_pairs.features)
-    except (InputError, FileNotFoundError):
-        pass
+    reference_motions = reference_features(folder, reference_split, min_frames=low, max_frames=MAX_FRAMES_EXCLUSIVE,
+                                           feature_dim=evaluator.feature_dim)
+    reference = None if reference_motions is None else evaluator.embed_motions(reference_motions)
     result = text_motion_metrics(text_emb, motion_emb, reference, pool=R_PRECISION_POOL, shuffles=shuffles,
                                  seed=seed)
     result.setdefault("fid", None)

@@ -89,8 +89,8 @@ class GloveVectors:
     def from_folder(cls, folder: str, prefix: str = GLOVE_PREFIX) -> "GloveVectors":
         data = os.path.join(folder, f"{prefix}_data.npy")
         if not os.path.isfile(data):
-            raise ModelFileError(f"GloVe files: file not found: {data!r} (expected {prefix}_data.npy, {prefix}_words.pkl "
-                                 f"and {prefix}_idx.pkl from Guo et al.'s glove folder)")
+            raise ModelFileError(f"GloVe files: file not found: {data!r} (expected {prefix}_data.npy, "
+                                 f"{prefix}_words.pkl and {prefix}_idx.pkl from Guo et al.'s glove folder)")
         try:
             vectors = np.load(data, allow_pickle=False)
         except (ValueError, OSError) as error:

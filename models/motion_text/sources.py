@@ -112,6 +112,8 @@ def mediapipe_world_to_smpl_22(world: np.ndarray) -> np.ndarray:
     ``smpl_22`` joints ``[T, 22, 3]``: shared joints copied, the others placed by the fractions above
     (an estimate: MediaPipe's hips sit lower and wider than SMPL's)."""
     world = np.asarray(world, np.float64)
+    if world.ndim != 3 or world.shape[1:] != (len(MEDIAPIPE_33), 3):
+        raise InputError("world", f"expected MediaPipe world landmarks [T, 33, 3], got {list(world.shape)}")
     m = {name: world[:, k] for k, name in enumerate(MEDIAPIPE_33)}
     out = np.zeros((world.shape[0], 22, 3))
     for smpl, mp in _DIRECT.items():

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.layouts import OPENPOSE_18, SMPL_22
+from ..core.layouts import OPENPOSE_18, SMPL_22, left_right_swap
 
 FPS = 20.0
 SEGMENT_SECONDS = 10.0
@@ -67,7 +67,8 @@ def segments(source: str, num_frames: int, first: int = 0) -> list[tuple[str, in
     bounds = list(range(0, num_frames, SEGMENT_FRAMES)) + [num_frames]
     if len(bounds) > 2 and bounds[-1] - bounds[-2] < MIN_WINDOW + 1:
         del bounds[-2]  # a short remainder joins the segment before it
-    return [(f"{source}/s{(first + a) // SEGMENT_FRAMES:02d}", first + a, first + b) for a, b in zip(bounds, bounds[1:])]
+    return [(f"{source}/s{(first + a) // SEGMENT_FRAMES:02d}", first + a, first + b)
+            for a, b in zip(bounds, bounds[1:])]
 
 
 def windows(segment: str, start: int, stop: int) -> list[Window]:
@@ -104,13 +105,8 @@ def held_out_segments(window_counts: dict[str, int], fraction: float = TEST_FRAC
     return chosen
 
 
-def _swap_permutation(names: tuple[str, ...]) -> list[int]:
-    swapped = [n.replace("left", "\0").replace("right", "left").replace("\0", "right") for n in names]
-    return [names.index(n) for n in swapped]
-
-
-_SMPL_SWAP = _swap_permutation(SMPL_22)
-_OPENPOSE_SWAP = _swap_permutation(OPENPOSE_18)
+_SMPL_SWAP = left_right_swap(SMPL_22)
+_OPENPOSE_SWAP = left_right_swap(OPENPOSE_18)
 
 
 def mirror_joints(joints: np.ndarray) -> np.ndarray:

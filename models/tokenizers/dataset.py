@@ -51,7 +51,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..core.errors import InputError
-from ..core.layouts import layout_names
+from ..core.layouts import layout_names, left_right_swap
 from ..core.resources import DEFAULT_MOCAP
 from ..motion.dataset_folder import has_features, read_item, read_split, read_stats
 from ..motion.humanml3d import BODY_DIM, FPS, HAND_DIM, FeatureStats, holistic_features, joints_to_features
@@ -116,15 +116,10 @@ def recording_joints(folder: str, name: str) -> torch.Tensor:
     return resample(motion, FPS).joints
 
 
-def _mirror_permutation(names: tuple[str, ...]) -> list[int]:
-    swapped = [n.replace("left", "\0").replace("right", "left").replace("\0", "right") for n in names]
-    return [names.index(n) for n in swapped]
-
-
 def mirror_joints(joints: torch.Tensor, names: tuple[str, ...]) -> torch.Tensor:
     """Left/right mirror of [T, J, 3] joints: negate x, swap every left_* joint with its right_*."""
     flipped = joints * torch.tensor([-1.0, 1.0, 1.0], dtype=joints.dtype)
-    return flipped[:, _mirror_permutation(names)]
+    return flipped[:, left_right_swap(names)]
 
 
 def cut_clips(num_frames: int, clip_frames: int = CLIP_FRAMES, min_frames: int = MIN_CLIP_FRAMES) -> list[slice]:
@@ -189,7 +184,8 @@ def build_motion_dataset(out_dir: str = DEFAULT_OUT, mocap_folder: str = DEFAULT
     train_body = [f for f, c in zip(features, table) if not c["test"]]
     train_hands = [h for h, c in zip(hands, table) if not c["test"] and h is not None]
     body_stats = FeatureStats.compute(train_body)
-    hand_stats = FeatureStats.compute(train_hands) if train_hands else FeatureStats(np.zeros(HAND_DIM), np.ones(HAND_DIM))
+    no_hands = FeatureStats(np.zeros(HAND_DIM), np.ones(HAND_DIM))
+    hand_stats = FeatureStats.compute(train_hands) if train_hands else no_hands
     # Clips without fingers get the mean training hand (0 once normalised): "no hand information".
     hands = [torch.from_numpy(np.broadcast_to(hand_stats.mean, (f.shape[0], HAND_DIM)).copy()) if h is None else h
              for f, h in zip(features, hands)]
@@ -244,7 +240,8 @@ def _load_humanml3d_folder(folder: str) -> tuple[MotionClips, MotionClips, dict]
     """(train, test, summary) from a HumanML3D-layout folder (module docstring)."""
     mean, std = read_stats(folder)
     if mean.shape[0] != BODY_DIM:
-        raise InputError("data", f"{folder}: {mean.shape[0]}-d features; the motion tokenizers use HumanML3D's {BODY_DIM}")
+        raise InputError("data", f"{folder}: {mean.shape[0]}-d features; the motion tokenizers use HumanML3D's "
+                                 f"{BODY_DIM}")
     stats = DatasetStats(torch.from_numpy(mean), torch.from_numpy(std), torch.zeros(HAND_DIM), torch.ones(HAND_DIM))
     summary = {"fps": FPS, "layout": "smpl_22", "feature_dim": BODY_DIM, "hand_dim": HAND_DIM, "source": folder}
 
@@ -253,9 +250,13 @@ def _load_humanml3d_folder(folder: str) -> tuple[MotionClips, MotionClips, dict]
         if not names:
             raise InputError("data", f"{folder}: {split}.txt lists no item with features")
         features = [torch.from_numpy(read_item(folder, name)) for name in names]
+        odd = next((name for name, f in zip(names, features) if f.shape[1] != BODY_DIM), None)
+        if odd is not None:
+            raise InputError("data", f"{folder}: item {odd!r} does not have {BODY_DIM}-d features")
         lengths = [int(f.shape[0]) for f in features]
         summary[f"{split}_clips"], summary[f"{split}_frames"] = len(names), sum(lengths)
-        summary["mirror"] = summary.get("mirror", False) or any(n.startswith("M") and n[1:] in names for n in names)
+        known = set(names)  # HumanML3D names the mirror of NAME "M" + NAME
+        summary["mirror"] = summary.get("mirror", False) or any(n.startswith("M") and n[1:] in known for n in names)
         body = torch.cat(features)
         return MotionClips(body, torch.zeros(body.shape[0], HAND_DIM), np.cumsum([0] + lengths)[:-1].tolist(), lengths,
                            names, [False] * len(names), FPS, stats)

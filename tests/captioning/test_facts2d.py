@@ -10,15 +10,14 @@ from posemotion.models.captioning.facts import Fact, mirrored
 from posemotion.models.captioning.facts2d import find_facts_2d
 from posemotion.models.captioning.facts3d import find_facts_3d
 from posemotion.models.core.errors import InputError
-from posemotion.models.core.layouts import OPENPOSE_18, to_openpose_18
+from posemotion.models.core.layouts import OPENPOSE_18, left_right_swap, to_openpose_18
 from posemotion.models.core.resources import package_file
 from posemotion.models.media.video import read_video
 from posemotion.models.motion.io import read_motion
 from posemotion.models.pose.detection import DetectionSettings, detect_poses
 from support import stick_figures as sf
 
-OPENPOSE_MIRROR = [OPENPOSE_18.index(n.replace("left", "@").replace("right", "left").replace("@", "right"))
-                   for n in OPENPOSE_18]
+OPENPOSE_MIRROR = left_right_swap(OPENPOSE_18)
 
 
 def of(facts: list[Fact], kind: str) -> list[Fact]:

@@ -80,7 +80,8 @@ def test_nan_span_means_whole_motion(tmp_path):
 
 def test_malformed_text_line_names_file_and_line(tmp_path):
     folder = _hand_written_folder(tmp_path)
-    (folder / "texts" / "bad.txt").write_text("a person walks.#a/DET person/NOUN walk/VERB#0.0#0.0\nno separators here\n")
+    (folder / "texts" / "bad.txt").write_text("a person walks.#a/DET person/NOUN walk/VERB#0.0#0.0\n"
+                                              "no separators here\n")
     with pytest.raises(InputError, match=r"bad\.txt line 2: expected 'caption#tokens#start#end'"):
         df.read_texts(str(folder), "bad")
     (folder / "texts" / "bad2.txt").write_text("a person walks.#a/DET#soon#0.0\n")

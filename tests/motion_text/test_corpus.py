@@ -156,9 +156,11 @@ def test_small_build_reads_as_humanml3d_and_is_byte_identical(mocap, tmp_path):
             lines = df.read_texts(folder, name)
             assert len(lines) == 3 and all(line.whole_motion and line.tokens for line in lines)
             assert items[name]["split"] == split and items[name]["kind"] == "3d"
-            assert items[name]["mirrored"] == name.startswith("M") and (name[1:] if name.startswith("M") else "M" + name) in names
+            partner = name[1:] if name.startswith("M") else "M" + name
+            assert items[name]["mirrored"] == name.startswith("M") and partner in names
     # all windows of a segment are on one side
-    assert len({(items[n]["segment"], items[n]["split"]) for n in train + test}) == len({items[n]["segment"] for n in train + test})
+    segments = {items[n]["segment"] for n in train + test}
+    assert len({(items[n]["segment"], items[n]["split"]) for n in train + test}) == len(segments)
     estimated = [n for n in train + test if items[n]["estimated"]]
     assert estimated and all(f["kind"] not in UNTRUSTED_ESTIMATED_KINDS for n in estimated for f in items[n]["facts"])
     names_2d = df.read_split(folder, "train_2d") + df.read_split(folder, "test_2d")
@@ -195,7 +197,8 @@ def test_too_short_recordings_are_refused(mocap, tmp_path):
 
 def test_corpus_help_imports_no_heavy_library():
     code = ("import sys\nfrom posemotion.cli.main import main\ntry:\n    main(['motion-corpus', '--help'])\n"
-            "except SystemExit:\n    pass\nprint(sorted(m for m in ('torch', 'mediapipe', 'numpy', 'cv2') if m in sys.modules))")
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'mediapipe', 'numpy', 'cv2') if m in sys.modules))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "--no-video" in run.stdout and run.stdout.strip().splitlines()[-1] == "[]"

@@ -4,7 +4,7 @@ left side towards +x (the HumanML3D frame), and the moves each fact kind describ
 from __future__ import annotations
 
 import numpy as np
-from posemotion.models.core.layouts import OPENPOSE_18, SMPL_22
+from posemotion.models.core.layouts import OPENPOSE_18, SMPL_22, left_right_swap
 from posemotion.models.motion.rigs import rig_to_openpose_18
 from posemotion.models.render.camera import facing_yaw_degrees, project_to_image
 
@@ -19,7 +19,7 @@ REST = np.array([
     (0.18, 1.42, 0.0), (-0.18, 1.42, 0.0), (0.20, 1.15, 0.0), (-0.20, 1.15, 0.0),     # shoulders, elbows
     (0.21, 0.90, 0.03), (-0.21, 0.90, 0.03),                                          # wrists
 ])
-MIRROR = [SMPL_22.index(n.replace("left", "@").replace("right", "left").replace("@", "right")) for n in SMPL_22]
+MIRROR = left_right_swap(SMPL_22)
 UPPER = [J[n] for n in ("pelvis", "left_hip", "right_hip", "spine1", "spine2", "spine3", "neck", "left_collar",
                         "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
                         "left_wrist", "right_wrist")]
