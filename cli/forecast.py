@@ -11,6 +11,9 @@ DEFAULT_DATA = os.path.join("data", "forecast", "windows.npz")
 FORECAST_OUT_SUFFIX = "_forecast"  # forecast --image PHOTO writes to <image stem>_forecast unless --out is given
 MODELS = ("one_stage", "lstm", "transformer_ntp", "quant_tf")
 
+DEFAULT_BALANCE = 0.05
+BALANCE_HELP = (f"repeat training windows of rare fact kinds until each kind is in about this share of the rows "
+                f"(0 = off; default: {DEFAULT_BALANCE})")
 
 def add_commands(commands) -> None:
     data = commands.add_parser("forecast-data", help="build the forecasting dataset from shipped videos and mocap",
@@ -33,6 +36,7 @@ def add_commands(commands) -> None:
                        help="global batch of windows per step, split across processes (default: 32)")
     train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 0.001)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--balance", type=float, default=DEFAULT_BALANCE, help=BALANCE_HELP)
     train.add_argument("--out", required=True, help="checkpoint path (.safetensors); a .json config is written beside")
 
     bench = commands.add_parser("forecast-bench", help="the paper's Table 1, Figure 4 and the latency comparison",
@@ -42,6 +46,7 @@ def add_commands(commands) -> None:
                        help=f"dataset file from forecast-data (default: {DEFAULT_DATA})")
     bench.add_argument("--steps", type=int, default=1500, help="optimiser steps per trained model (default: 1500)")
     bench.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    bench.add_argument("--balance", type=float, default=DEFAULT_BALANCE, help=BALANCE_HELP + "; the same for every model")
     bench.add_argument("--json", default=None, help="also write all figures to this file")
 
     run = commands.add_parser("forecast", help="forecast poses from an image and a short text",

@@ -16,6 +16,7 @@ from ..models.forecasting.encoders import encode_texts
 from ..models.forecasting.experiments import (
     evaluate,
     format_curves,
+    format_latency,
     format_table,
     latency,
     make_models,
@@ -71,7 +72,7 @@ def read_pose_keypoint(path: str) -> list[dict]:
 
 
 def _train(args) -> int:
-    train, test = load_dataset(args.data, encode_texts)
+    train, test = load_dataset(args.data, encode_texts, balance=args.balance)
     model = make_models(train, train.horizon)[args.model]
     history = train_model(model, train, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           progress=console_progress(f"train {args.model}"))
@@ -79,7 +80,7 @@ def _train(args) -> int:
         return 0
     metrics, _ = evaluate(model, test)
     command = "python -m posemotion " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["forecast-train"] else ""
-    record = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+    record = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "balance": args.balance,
               "train_windows": len(train), "test_windows": len(test), "seconds": round(history["seconds"], 1),
               "test_metrics": metrics, "command": command}
     paths = save_forecaster(model, args.out, record, pose_frame=POSE_FRAME if train.box is not None else None)
@@ -90,7 +91,7 @@ def _train(args) -> int:
 
 
 def _bench(args) -> int:
-    train, test = load_dataset(args.data, encode_texts)
+    train, test = load_dataset(args.data, encode_texts, balance=args.balance)
     print(f"data: {len(train)} train / {len(test)} test windows (test clips: {sorted(set(test.clips))}), "
           f"horizon {test.horizon}, layout {test.layout}, encoder {test.conditioning.encoder}")
     results = run_comparison(train, test, steps=args.steps, seed=args.seed, log=lambda m: print(m, file=sys.stderr))
@@ -99,9 +100,7 @@ def _bench(args) -> int:
     print("\n(b) ADE per forecast frame (Figure 4)")
     print(format_curves(results))
     timing = latency(results["one_stage"]["model"], results["transformer_ntp"]["model"], test, test.horizon)
-    print(f"\n(c) latency at horizon {test.horizon}, batch 1, equal width and depth: one-stage "
-          f"{1000 * timing['one_stage']:.1f} ms, autoregressive transformer {1000 * timing['transformer_ntp']:.1f} ms, "
-          f"ratio {timing['ratio']:.1f}x")
+    print("\n(c) " + format_latency(timing, test.horizon))
     if args.json:
         figures = {key: {k: v for k, v in value.items() if k != "model"} for key, value in results.items()}
         with open(args.json, "w") as handle:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections import Counter
@@ -61,6 +62,7 @@ MOCAP_CANVAS = (640, 480)  # virtual camera image (width, height)
 MOCAP_CLIPS = ("test.amc", "test_mocapbank.bvh", "test_freebvh.bvh")  # see scripts/fetch_mocap.sh
 POSE2SIM_EVERY_NTH = 2  # 60 fps -> 30 fps
 ENCODE_CHUNK = 256  # captions per MiniLM batch
+MAX_REPEATS = 20  # balanced training: no window is repeated more often (a kind with 1 window stays rare)
 
 
 @dataclass
@@ -166,6 +168,7 @@ def cut_windows(tracks: list[Track], horizon: int = HORIZON, stride: int = 5, mi
     splits; synchronised views and mirrors of a recording fall into the same clips.
     """
     poses, visible, texts, clips, aspects, mirrors, kinds = [], [], [], [], [], [], Counter()
+    window_kinds = []
     cache: dict = {}
     for index, track in enumerate(tracks):
         for offset in range(0, len(track.xy) - horizon, stride):
@@ -178,9 +181,11 @@ def cut_windows(tracks: list[Track], horizon: int = HORIZON, stride: int = 5, mi
             if track.text is None:
                 facts = window_facts(track, offset, horizon, cache)
                 kinds.update({fact.kind for fact in facts} or {"(none)"})
+                window_kinds.append(",".join(sorted({fact.kind for fact in facts})))
                 text = caption_of(facts, f"{track.recording}|{first}|{int(track.mirror)}|{index}")
             else:
                 text = track.text
+                window_kinds.append("")
             poses.append(track.xy[window])
             visible.append(track.visible[window])
             texts.append(text)
@@ -190,7 +195,8 @@ def cut_windows(tracks: list[Track], horizon: int = HORIZON, stride: int = 5, mi
     if not poses:
         raise InputError("tracks", "no window has enough visible keypoints")
     return {"poses": np.stack(poses).astype(np.float32), "visible": np.stack(visible), "texts": texts, "clips": clips,
-            "aspect": np.array(aspects, np.float32), "mirrored": np.array(mirrors), "fact_windows": dict(kinds)}
+            "aspect": np.array(aspects, np.float32), "mirrored": np.array(mirrors), "fact_windows": dict(kinds),
+            "fact_kinds": window_kinds}
 
 
 def split_by_clip(clips: list[str], test_fraction: float = 0.1) -> np.ndarray:
@@ -218,6 +224,7 @@ def build_dataset(out_path: str, mocap_folder: str, horizon: int = HORIZON, stri
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     np.savez_compressed(out_path, poses=data["poses"], visible=data["visible"], texts=np.array(data["texts"]),
                         clips=np.array(data["clips"]), test=test, aspect=data["aspect"], mirrored=data["mirrored"],
+                        fact_kinds=np.array(data["fact_kinds"]),
                         fps=np.float32(FPS), horizon=np.int32(horizon))
     texts = data["texts"]
     summary = {"windows": len(test), "train_windows": int((~test).sum()), "test_windows": int(test.sum()),
@@ -246,8 +253,28 @@ def encode_unique(texts: list[str], encode_texts) -> tuple[Conditioning, torch.T
     return Conditioning(tokens, mask, parts[0].encoder), rows
 
 
-def load_dataset(path: str, encode_texts) -> tuple[PoseWindows, PoseWindows]:
-    """(train, test) windows in the P0-box frame, conditioning from ``encode_texts(list[str])``."""
+def balanced_rows(window_kinds: list[str], min_share: float, max_repeats: int = MAX_REPEATS) -> np.ndarray:
+    """Row indices that repeat the windows of rare fact kinds so that each kind is seen in about
+    ``min_share`` of the rows (each window at least once, at most ``max_repeats`` times).
+
+    ``window_kinds`` holds each window's fact kinds joined by commas (the dataset's ``fact_kinds``).
+    A window repeats as often as its rarest kind needs: ceil(min_share * N / windows with that kind).
+    Static ``pose`` facts are not balanced. Deterministic: the rows are in window order.
+    """
+    if not 0.0 <= min_share < 1.0:
+        raise InputError("balance", f"expected 0 <= balance < 1, got {min_share}")
+    sets = [{kind for kind in kinds.split(",") if kind and kind != "pose"} for kinds in window_kinds]
+    counts = Counter(kind for kinds in sets for kind in kinds)
+    need = {kind: min(max_repeats, math.ceil(min_share * len(sets) / count)) for kind, count in counts.items()}
+    repeats = [max([1] + [need[kind] for kind in kinds]) for kinds in sets]
+    return np.repeat(np.arange(len(sets)), repeats)
+
+
+def load_dataset(path: str, encode_texts, balance: float = 0.0) -> tuple[PoseWindows, PoseWindows]:
+    """(train, test) windows in the P0-box frame, conditioning from ``encode_texts(list[str])``.
+
+    ``balance`` > 0 repeats training windows of rare fact kinds (``balanced_rows``); the held-out
+    windows are never repeated."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"dataset: file not found: {path!r}; build it with "
                                 "`python -m posemotion forecast-data`")
@@ -261,4 +288,11 @@ def load_dataset(path: str, encode_texts) -> tuple[PoseWindows, PoseWindows]:
     windows = PoseWindows(to_pose_frame(poses, visible, box), visible, conditioning, texts,
                           [str(c) for c in data["clips"]], "openpose_18", float(data["fps"]), box, aspect)
     test = torch.from_numpy(data["test"])
-    return windows.select(torch.nonzero(~test).flatten()), windows.select(torch.nonzero(test).flatten())
+    train_rows = torch.nonzero(~test).flatten()
+    if balance > 0:
+        if "fact_kinds" not in data:
+            raise InputError("balance", f"{path} has no per-window fact kinds; rebuild it with "
+                                        "`python -m posemotion forecast-data`")
+        kinds = [str(k) for k in data["fact_kinds"]]
+        train_rows = train_rows[torch.from_numpy(balanced_rows([kinds[i] for i in train_rows.tolist()], balance))]
+    return windows.select(train_rows), windows.select(torch.nonzero(test).flatten())

@@ -4,9 +4,18 @@ import numpy as np
 import pytest
 from posemotion.models.captioning.facts import mirrored
 from posemotion.models.captioning.text_facts import facts_in_text
+from posemotion.models.core.errors import InputError
 from posemotion.models.core.layouts import OPENPOSE_18, SMPL_22
 from posemotion.models.core.resources import DEFAULT_MOCAP
-from posemotion.models.forecasting.dataset import FPS, HORIZON, Track, cut_windows, read_mocap_joints, window_facts
+from posemotion.models.forecasting.dataset import (
+    FPS,
+    HORIZON,
+    Track,
+    balanced_rows,
+    cut_windows,
+    read_mocap_joints,
+    window_facts,
+)
 from posemotion.models.forecasting.window_captions import (
     NO_FACT_CAPTION,
     caption_of,
@@ -58,3 +67,16 @@ def test_captions_are_derived_deterministic_and_checkable(cmu):
 def test_no_fact_caption_names_no_checkable_fact():
     assert caption_of([], "any window") == NO_FACT_CAPTION
     assert facts_in_text(NO_FACT_CAPTION) == []
+
+
+def test_balanced_rows_repeat_windows_of_rare_kinds_only():
+    kinds = ["jump"] * 90 + ["wave"] * 2 + ["pose"] * 7 + ["jump,wave"]
+    rows = balanced_rows(kinds, 0.1)
+    counts = np.bincount(rows, minlength=len(kinds))
+    assert (counts[:90] == 1).all() and (counts[90:92] == 4).all()  # wave: ceil(0.1 * 100 / 3) = 4
+    assert (counts[92:99] == 1).all() and counts[99] == 4  # static pose facts are not balanced
+    assert list(rows) == sorted(rows)  # deterministic, in window order
+    assert (balanced_rows(kinds, 0.0) == np.arange(len(kinds))).all()
+    assert np.bincount(balanced_rows(["a"] + ["b"] * 999, 0.5, max_repeats=20))[0] == 20
+    with pytest.raises(InputError, match="balance"):
+        balanced_rows(kinds, 1.0)
