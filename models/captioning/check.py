@@ -8,7 +8,9 @@ arm at the same time).
 
 ``CheckResult.score`` is the fraction of the text's queries satisfied, in 0..1, or None when the
 text asks for nothing checkable ("hello", "does not jump"): such a text is not scored 0, the message
-says "no checkable fact in the text". The facts are found by rules (``facts.py``'s thresholds), so
+says "no checkable fact in the text". On 2D sources (POSE_KEYPOINT, Detect Pose's landmarks) the
+text's facts that one view cannot judge (``facts.in_one_view``: turns, sitting, pose facts; a walk's
+direction) are listed as not judged and left out of the score. The facts are found by rules (``facts.py``'s thresholds), so
 a score says how much of the text these rules find, not what a person would judge.
 """
 
@@ -16,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .describe import find_facts
-from .facts import Fact, FactQuery
+from .describe import find_facts, is_image_source
+from .facts import Fact, FactQuery, in_one_view
 from .phrasing import fact_label
 from .text_facts import facts_in_text
 
@@ -30,6 +32,7 @@ class CheckResult:
     score: float | None
     found: list[Fact]
     message: str
+    not_judged: tuple[FactQuery, ...] = ()  # facts of the text one 2D view cannot judge (left out of the score)
 
 
 def _overlap(a: Fact, b: Fact) -> bool:
@@ -60,6 +63,14 @@ def check_motion_against_text(motion, text: str, fps: float | None = None, perso
     """Score a MOTION (or POSE_KEYPOINT frames with ``fps``) against a text; see the module docstring."""
     queries = facts_in_text(text)  # an empty text fails here, before any work on the motion
     found = find_facts(motion, fps=fps, person=person)
+    not_judged: tuple[FactQuery, ...] = ()
+    if queries and is_image_source(motion):
+        not_judged = tuple(q for q in queries if in_one_view(q) is None)
+        queries = [in_one_view(q) for q in queries if in_one_view(q) is not None]
+        if not queries:
+            labels = ", ".join(fact_label(q) for q in not_judged)
+            return CheckResult(text, [], [], None, found, f"no fact of the text can be judged in one 2D view "
+                               f"({labels}); not scored", not_judged)
     if not queries:
         return CheckResult(text, [], [], None, found,
                            f"no checkable fact in the text: {text.strip()!r:.120} names no action the checker reads "
@@ -71,4 +82,6 @@ def check_motion_against_text(motion, text: str, fps: float | None = None, perso
     message = f"{sum(flags)} of {len(flags)} facts of the text found in the motion (score {score:.2f})"
     if missing:
         message += f"; missing: {', '.join(missing)}"
-    return CheckResult(text, queries, flags, score, found, message)
+    if not_judged:
+        message += f"; not judged in one 2D view: {', '.join(fact_label(q) for q in not_judged)}"
+    return CheckResult(text, queries, flags, score, found, message, not_judged)

@@ -45,6 +45,11 @@ class Description:
     text_lines: list[str]
 
 
+def is_image_source(motion) -> bool:
+    """Whether ``find_facts`` reads ``motion`` as 2D image points (POSE_KEYPOINT, or Detect Pose's landmarks)."""
+    return not isinstance(motion, Motion) or motion.layout == LAYOUT_IMAGE
+
+
 def _check_fps(fps) -> float:
     if fps is None:
         raise InputError("fps", "POSE_KEYPOINT frames carry no frame rate: give fps")

@@ -18,6 +18,10 @@ direction and an angle, without times. ``FactQuery.matches(fact)`` says whether 
 satisfies it; unset fields match anything, ``side="both"`` is satisfied by a ``both`` fact or by a
 left and a right fact (see ``check.py``), a turn's angle matches within ``TURN_TOLERANCE``.
 
+One 2D view cannot judge everything: ``find_facts_2d`` never reports ``NOT_IN_ONE_VIEW`` kinds nor a
+walk's direction, so ``in_one_view(query)`` gives the query as a 2D view can check it (None for
+those kinds, the walk/run direction cleared).
+
 Mirroring a motion (left <-> right) maps every fact through ``mirrored``: sides and directions
 left/right swap, a left turn becomes a right turn.
 """
@@ -38,6 +42,7 @@ SIDES = ("left", "right", "both")
 LOCOMOTION_DIRECTIONS = ("forward", "backward", "left", "right")
 TURN_DIRECTIONS = ("left", "right")
 MIN_SECONDS = 0.5  # the shortest motion the fact finders accept (shorter: InputError naming the motion)
+NOT_IN_ONE_VIEW = ("turn", "sit", "pose")  # a 2D view reads a seated body as a crouch, and has no pose codes
 TURN_TOLERANCE = 45.0  # degrees: "turns around" (180) matches a found turn of 135..225
 _SWAP = {"left": "right", "right": "left"}
 
@@ -103,3 +108,10 @@ def mirrored(fact: Fact) -> Fact:
     if fact.kind == "pose" and detail:
         detail = " ".join(_SWAP.get(word, word) for word in detail.split(" "))
     return replace(fact, side=_swapped(fact.side), direction=_swapped(fact.direction), detail=detail)
+
+
+def in_one_view(query: FactQuery) -> FactQuery | None:
+    """``query`` as far as one 2D view can judge it (module docstring): None when it cannot."""
+    if query.kind in NOT_IN_ONE_VIEW:
+        return None
+    return replace(query, direction=None) if query.kind in ("walk", "run") else query

@@ -14,8 +14,8 @@ the captioner: ``window_captions.py``).
   bone-frames above / below, in percent.
 - **Predicate satisfaction**: ``captioning.facts2d.find_facts_2d`` finds facts on each sequence
   (P0 included, as the captions were made); the window's TRUE caption's checkable facts
-  (``text_facts.facts_in_text``, as far as one view can judge them: ``queries_2d`` drops turns and
-  clears walk/run directions, which ``find_facts_2d`` never reports) are scored with ``check.satisfied``: per window the fraction
+  (``text_facts.facts_in_text``, as far as one view can judge them: ``queries_2d`` drops turns,
+  sitting and pose facts and clears walk/run directions, which ``find_facts_2d`` never reports) are scored with ``check.satisfied``: per window the fraction
   satisfied, then the mean over the scored windows, in percent. The MISMATCHED caption of a window
   is a deterministic pick of another window's caption whose facts share nothing with the true
   one, or failing that a different set of fact kinds (``mismatched_captions``). Only windows whose true caption has a checkable fact and that have
@@ -24,13 +24,11 @@ the captioner: ``window_captions.py``).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import torch
 
 from ..captioning.check import satisfied
-from ..captioning.facts import FactQuery
+from ..captioning.facts import FactQuery, in_one_view
 from ..captioning.facts2d import find_facts_2d
 from ..captioning.text_facts import facts_in_text
 from ..core.errors import InputError
@@ -39,20 +37,13 @@ from .bones import bone_tree
 from .metrics import BONE_RATIO_HIGH, BONE_RATIO_LOW, bone_length_ratios, bone_length_summary
 from .window_captions import window_seed
 
-NOT_JUDGEABLE_IN_2D = ("turn",)  # facts2d never reports turns (one view cannot tell them)
 LONG_RATIO = BONE_RATIO_HIGH  # 1.1: a 2D bone may foreshorten, never grow; above this is a broken body
 SHORT_RATIO = BONE_RATIO_LOW  # 0.3: a collapsed limb (or a limb turned end-on)
 
 
 def queries_2d(text: str) -> list[FactQuery]:
-    """The text's checkable facts as far as one 2D view can judge them (the finders' contract): turns
-    are dropped and walk/run directions cleared, since ``find_facts_2d`` reports neither."""
-    out = []
-    for query in facts_in_text(text):
-        if query.kind in NOT_JUDGEABLE_IN_2D:
-            continue
-        out.append(replace(query, direction=None) if query.kind in ("walk", "run") else query)
-    return out
+    """The text's checkable facts as far as one 2D view can judge them (``captioning.facts.in_one_view``)."""
+    return [judged for judged in map(in_one_view, facts_in_text(text)) if judged is not None]
 
 
 def _check(poses, visible, aspect) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,5 +1,6 @@
 """The checker: pure satisfaction rules on hand-built facts, then real clips scored against texts."""
 
+import numpy as np
 import pytest
 import torch
 from posemotion.models.captioning.check import check_motion_against_text, satisfied
@@ -7,8 +8,10 @@ from posemotion.models.captioning.facts import Fact, FactQuery
 from posemotion.models.core.errors import InputError
 from posemotion.models.core.layouts import layout_names
 from posemotion.models.core.motion import Motion
+from posemotion.models.core.pose_keypoint import make_frame, make_person
 from posemotion.models.motion.io import read_motion
 from posemotion.models.tokenizers.dataset import mirror_joints
+from support import stick_figures
 
 Q = FactQuery
 
@@ -77,3 +80,23 @@ def test_bad_motion_is_named(mixamo):
     with pytest.raises(InputError, match="^motion: "):
         check_motion_against_text(short, "walk")
     assert torch.isfinite(mixamo.joints).all()
+
+
+def _pose_keypoint(joints, view_degrees):
+    xy, visible, _ = stick_figures.projected(joints, view_degrees)
+    body = np.concatenate([xy, visible[..., None].astype(np.float32)], axis=-1)
+    return [make_frame([make_person(body=frame)], 640, 480) for frame in body]
+
+
+def test_2d_sources_leave_out_what_one_view_cannot_judge():
+    frames = _pose_keypoint(stick_figures.walking(seconds=3.0, speed=1.2), view_degrees=90)
+    result = check_motion_against_text(frames, "a person walks forward, then turns left", fps=stick_figures.FPS)
+    assert [q.kind for q in result.queries] == ["walk"] and result.queries[0].direction is None
+    assert [q.kind for q in result.not_judged] == ["turn"] and result.score == 1.0
+    assert "not judged in one 2D view: turn left" in result.message
+    only_turn = check_motion_against_text(frames, "turns around", fps=stick_figures.FPS)
+    assert only_turn.score is None and "can be judged in one 2D view" in only_turn.message
+    # the same text on the 3D motion judges the turn (and finds none)
+    motion = Motion(torch.from_numpy(stick_figures.walking(seconds=3.0, speed=1.2)).float(), stick_figures.FPS, "smpl_22")
+    in_3d = check_motion_against_text(motion, "a person walks forward, then turns left")
+    assert in_3d.not_judged == () and in_3d.satisfied == [True, False]
