@@ -1,7 +1,8 @@
 """Motion files in and out: one MOTION-level entry each way over the per-format readers and writers.
 
 :func:`read_motion` loads any supported file as a world-space MOTION (``core/motion.py``):
-- ``.bvh`` (``bvh.read_bvh``) and ``.asf`` + ``.amc`` (``asf_amc.read_asf_amc``) give the source
+- ``.bvh`` (``bvh.read_bvh``), ``.asf`` + ``.amc`` (``asf_amc.read_asf_amc``) and DeepMimic ``.txt``
+  (``deepmimic.read_deepmimic``: JSON frames, ``humanoid.urdf`` beside the file) give the source
   rig's clip (:func:`read_clip`), retargeted onto SMPL joints (``retarget.py``): ``smpl_52`` when the
   rig has fingers, else ``smpl_22``; metres, y up, the lowest foot joint on y = 0, the source's
   facing kept;
@@ -30,11 +31,12 @@ from ..core.motion import Motion, validate_motion
 from .asf_amc import CMU_FPS, read_asf_amc
 from .bvh import read_bvh, write_bvh
 from .clip import LENGTH_UNITS, MocapClip
+from .deepmimic import read_deepmimic
 from .gltf import write_glb
 from .retarget import retarget_to_smpl
 
 HUMANML3D_FPS = 20.0
-MOTION_SUFFIXES = (".bvh", ".asf", ".npz", ".npy")
+MOTION_SUFFIXES = (".bvh", ".asf", ".txt", ".npz", ".npy")
 WRITE_SUFFIXES = (".npz", ".bvh", ".glb")
 
 
@@ -48,11 +50,13 @@ def _existing_file(path, input_name: str) -> str:
 # --------------------------------------------------------------------------------------------
 # mocap
 
-def read_clip(path, amc_path=None, units: str = "auto", fps: float | None = None) -> MocapClip:
-    """The source rig's clip: a ``.bvh``, or an ``.asf`` skeleton with its ``.amc`` motion.
+def read_clip(path, amc_path=None, units: str = "auto", fps: float | None = None,
+              loop_seconds: float | None = None) -> MocapClip:
+    """The source rig's clip: a ``.bvh``, an ``.asf`` skeleton with its ``.amc`` motion, or a DeepMimic ``.txt``.
 
     ``units``: 'auto' (BVH: rest-height heuristic; ASF: its ``:units length``) or 'm', 'cm', 'mm',
     'in' for the file's length unit. ``fps`` replaces the file's frame rate (AMC stores none: 120).
+    ``loop_seconds``: a clip made to loop (DeepMimic "wrap") is repeated to last at least that long.
     """
     if units != "auto" and units not in LENGTH_UNITS:
         raise InputError("units", f"expected 'auto' or one of {sorted(LENGTH_UNITS)}, got {units!r}")
@@ -70,8 +74,13 @@ def read_clip(path, amc_path=None, units: str = "auto", fps: float | None = None
         clip = read_asf_amc(asf, amc, fps or CMU_FPS, metres_per_unit=scale)
     elif suffix == ".amc":
         raise InputError("path", "pass the .asf skeleton as the path and the .amc file as amc_path")
+    elif suffix == ".txt":  # DeepMimic JSON motion, metres; its humanoid.urdf beside it or one folder up
+        if units not in ("auto", "m"):
+            raise InputError("units", f"DeepMimic files are in metres; expected 'auto' or 'm', got {units!r}")
+        clip = read_deepmimic(path, loop_seconds=loop_seconds)
     else:
-        raise InputError("path", f"expected a .bvh or .asf mocap file, got {os.path.basename(os.fspath(path))!r}")
+        raise InputError("path", f"expected a .bvh, .asf or DeepMimic .txt mocap file, "
+                                 f"got {os.path.basename(os.fspath(path))!r}")
     if fps is not None and clip.fps != fps:
         clip = MocapClip(clip.positions, clip.joint_names, clip.parents, float(fps))
     return clip
@@ -81,19 +90,20 @@ def read_clip(path, amc_path=None, units: str = "auto", fps: float | None = None
 # MOTION files
 
 def read_motion(path, amc_path=None, fps: float | None = None, units: str = "auto",
-                     layout: str | None = None) -> Motion:
+                layout: str | None = None, loop_seconds: float | None = None) -> Motion:
     """Load any supported motion file as a world-space MOTION.
 
-    - ``.bvh`` / ``.asf`` + ``amc_path``: retargeted to ``smpl_52`` when the rig has fingers, else
+    - ``.bvh`` / ``.asf`` + ``amc_path`` / DeepMimic ``.txt``: retargeted to ``smpl_52`` when the rig has fingers, else
       ``smpl_22`` (``layout`` forces one; 'smpl_22' drops fingers);
     - ``.npz``: our own format, any layout it names;
     - ``.npy``: HumanML3D ``new_joints`` (20 fps).
 
-    ``fps`` replaces the file's frame rate (it does not resample; see ``resample.resample``).
+    ``fps`` replaces the file's frame rate (it does not resample; see ``resample.resample``);
+    ``loop_seconds`` as for :func:`read_clip`.
     """
     suffix = os.path.splitext(os.fspath(path))[1].lower()
-    if suffix in (".bvh", ".asf", ".amc"):
-        clip = read_clip(path, amc_path, units, fps)
+    if suffix in (".bvh", ".asf", ".amc", ".txt"):
+        clip = read_clip(path, amc_path, units, fps, loop_seconds)
         positions, smpl_layout = retarget_to_smpl(clip, layout)
         return Motion(torch.from_numpy(positions), float(clip.fps), smpl_layout)
     if units not in ("auto", "m"):

@@ -2,7 +2,7 @@
 
 Position retargeting (:func:`retarget_to_smpl`)
     A ``MocapClip`` (positions [T, J, 3] float32 metres, y up; see ``clip.py``) of a known rig
-    (``rigs.detect_rig``: CMU ASF, MocapBank BVH, Mixamo BVH, or SMPL-named BVH such as our own
+    (``rigs.detect_rig``: CMU ASF, MocapBank BVH, Mixamo BVH, DeepMimic, or SMPL-named BVH such as our own
     exports) becomes ``smpl_22`` positions, or ``smpl_52`` when the rig has SMPL-H's finger joints.
     Joints the rig has are copied; the others are synthesised where SMPL's neutral rest skeleton
     puts them relative to joints the rig has (spine1..3 along the rig's own spine chain, collars
@@ -93,7 +93,7 @@ def _sided(template: dict[str, str]) -> dict[str, str]:
     out = {}
     for side, cap, short in (("left", "Left", "l"), ("right", "Right", "r")):
         for smpl, source in template.items():
-            out[smpl.format(side=side)] = source.format(Side=cap, s=short)
+            out[smpl.format(side=side)] = source.format(side=side, Side=cap, s=short)
     return out
 
 
@@ -128,6 +128,17 @@ SMPL_RIGS: dict[str, SmplRig] = {
         spine=("Hips", "Spine", "Spine1", "Spine2", "Neck"),
         fingers=_sided({f"{{side}}_{finger}{k}": f"{{Side}}Hand{finger.capitalize()}{k}"
                         for finger in SMPLH_FINGERS for k in (1, 2, 3)}),
+    ),
+    # DeepMimic (deepmimic.py): URDF links at their joints; its "root" is level with the hip joints,
+    # its "pelvis" the root sphere's centre above them; "chest" is the lower spine, "neck" the neck
+    # base at shoulder height (SMPL's neck), "skull_base" the bottom of the head sphere (SMPL's
+    # head), "toe" the front of the foot box at the sole (SMPL's foot, 13 cm ahead of the ankle).
+    "deepmimic": SmplRig(
+        joints={"pelvis": "pelvis", "neck": "neck", "head": "skull_base", **_sided({
+            "{side}_hip": "{side}_hip", "{side}_knee": "{side}_knee", "{side}_ankle": "{side}_ankle",
+            "{side}_foot": "{side}_toe", "{side}_shoulder": "{side}_shoulder",
+            "{side}_elbow": "{side}_elbow", "{side}_wrist": "{side}_wrist"})},
+        spine=("pelvis", "chest", "neck"),
     ),
     # SMPL names (our own BVH export, or any SMPL-named skeleton): everything is copied.
     "smpl": SmplRig(

@@ -1,4 +1,4 @@
-"""Source rigs (CMU ASF, MocapBank BVH, Mixamo BVH, SMPL-named BVH) and their OpenPose-18 body.
+"""Source rigs (CMU ASF, MocapBank BVH, Mixamo BVH, DeepMimic, SMPL-named BVH) and their OpenPose-18 body.
 
 :data:`RIGS` maps each OpenPose-18 joint to one source joint name, or to a tuple of names whose
 positions are averaged; :func:`detect_rig` picks the rig whose joints are all present and
@@ -50,6 +50,15 @@ RIGS: dict[str, dict[str, str | tuple[str, ...]]] = {
         "left_hip": "LeftUpLeg", "left_knee": "LeftLeg", "left_ankle": "LeftFoot",
         "right_eye": "RightEye", "left_eye": "LeftEye",
     },
+    "deepmimic": {
+        # DeepMimic's humanoid.urdf (deepmimic.py): "neck" is the neck base between the shoulders;
+        # no face points, the head sphere's centre stands in for the nose.
+        "nose": "head_center", "neck": "neck",
+        "right_shoulder": "right_shoulder", "right_elbow": "right_elbow", "right_wrist": "right_wrist",
+        "left_shoulder": "left_shoulder", "left_elbow": "left_elbow", "left_wrist": "left_wrist",
+        "right_hip": "right_hip", "right_knee": "right_knee", "right_ankle": "right_ankle",
+        "left_hip": "left_hip", "left_knee": "left_knee", "left_ankle": "left_ankle",
+    },
     "smpl": {
         # SMPL joint names, as bvh.write_bvh writes them; the head joint stands in for the nose.
         "nose": "head", "neck": "neck",
@@ -74,7 +83,8 @@ def detect_rig(joint_names: Iterable[str]) -> str:
     plain = {_strip_ns(n) for n in names}
     exact = set(names)
     # Mixamo first: it also has "LeftShoulder"/"Neck", but with a different meaning.
-    for rig, pool in (("mixamo_bvh", plain), ("cmu_asf", exact), ("mocapbank_bvh", exact), ("smpl", exact)):
+    for rig, pool in (("mixamo_bvh", plain), ("cmu_asf", exact), ("mocapbank_bvh", exact), ("deepmimic", exact),
+                      ("smpl", exact)):
         if _rig_sources(RIGS[rig]) <= pool:
             return rig
     raise InputError("joint_names", f"unknown skeleton; none of {sorted(RIGS)} matches joints {names[:8]}...")
