@@ -39,6 +39,7 @@ def _motion_inputs() -> list[str]:
 class PoseMotionLoadMotion:
     CATEGORY = "PoseMotion/motion"
     DESCRIPTION = ("Loads 3D motion from ComfyUI's input folder: BVH, ASF (with the AMC of the same name beside it), "
+                   "a DeepMimic .txt (pybullet's reference motions, with its humanoid.urdf beside it or one folder up), "
                    "our .npz, or a HumanML3D new_joints .npy. Mocap is retargeted onto SMPL joints (smpl_52 when "
                    "the rig has fingers, else smpl_22), in metres with y up.")
     RETURN_TYPES = ("MOTION", "FLOAT", "INT")
