@@ -20,7 +20,7 @@ def read_source(path: str, amc: str | None = None, fps: float | None = None) -> 
     suffix = os.path.splitext(path)[1].lower()
     if suffix == ".json":
         try:
-            with open(path) as handle:
+            with open(path, encoding="utf-8") as handle:
                 frames = json.load(handle)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise InputError("file", f"{path!r} is not JSON: {error}") from None

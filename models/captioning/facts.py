@@ -47,6 +47,15 @@ TURN_TOLERANCE = 45.0  # degrees: "turns around" (180) matches a found turn of 1
 _SWAP = {"left": "right", "right": "left"}
 
 
+def _check_side_and_direction(kind: str, side: str | None, direction: str | None) -> None:
+    """The side and direction rules a fact and a query share (module docstring)."""
+    if side is not None and side not in SIDES:
+        raise InputError("fact", f"{kind}: side {side!r} is not one of {SIDES}")
+    allowed = TURN_DIRECTIONS if kind == "turn" else LOCOMOTION_DIRECTIONS
+    if direction is not None and direction not in allowed:
+        raise InputError("fact", f"{kind}: direction {direction!r} is not one of {allowed}")
+
+
 @dataclass(frozen=True)
 class Fact:
     kind: str
@@ -62,11 +71,7 @@ class Fact:
             raise InputError("fact", f"unknown kind {self.kind!r}; expected one of {FACT_KINDS}")
         if not 0.0 <= self.start < self.end:
             raise InputError("fact", f"{self.kind}: expected 0 <= start < end seconds, got {self.start}..{self.end}")
-        if self.side is not None and self.side not in SIDES:
-            raise InputError("fact", f"{self.kind}: side {self.side!r} is not one of {SIDES}")
-        allowed = TURN_DIRECTIONS if self.kind == "turn" else LOCOMOTION_DIRECTIONS
-        if self.direction is not None and self.direction not in allowed:
-            raise InputError("fact", f"{self.kind}: direction {self.direction!r} is not one of {allowed}")
+        _check_side_and_direction(self.kind, self.side, self.direction)
 
     @property
     def seconds(self) -> float:
@@ -84,6 +89,7 @@ class FactQuery:
     def __post_init__(self):
         if self.kind not in FACT_KINDS:
             raise InputError("fact", f"unknown kind {self.kind!r}; expected one of {FACT_KINDS}")
+        _check_side_and_direction(self.kind, self.side, self.direction)
 
     def matches(self, fact: Fact) -> bool:
         """Whether ``fact`` alone satisfies this query (``side="both"`` from two facts: ``check.py``)."""

@@ -63,6 +63,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter, percentile_filter
 
 from ..core.errors import InputError
+from ..core.layouts import OPENPOSE_18
 from .facts import MIN_SECONDS, Fact
 from .signals import (
     big_swings,
@@ -82,8 +83,10 @@ from .signals import (
 )
 
 # OpenPose-18 joints
-NOSE, NECK, R_SHOULDER, R_WRIST, L_SHOULDER, L_WRIST = 0, 1, 2, 4, 5, 7
-R_HIP, R_KNEE, R_ANKLE, L_HIP, L_KNEE, L_ANKLE = 8, 9, 10, 11, 12, 13
+NOSE, NECK, R_SHOULDER, R_WRIST, L_SHOULDER, L_WRIST = (OPENPOSE_18.index(name) for name in (
+    "nose", "neck", "right_shoulder", "right_wrist", "left_shoulder", "left_wrist"))
+R_HIP, R_KNEE, R_ANKLE, L_HIP, L_KNEE, L_ANKLE = (OPENPOSE_18.index(name) for name in (
+    "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle"))
 _LEGS = ((L_HIP, L_KNEE, L_ANKLE), (R_HIP, R_KNEE, R_ANKLE))
 
 SMOOTH_SECONDS = 0.1

@@ -65,6 +65,7 @@ import numpy as np
 import torch
 
 from ..core.errors import InputError
+from ..core.layouts import SMPL_22
 from .facts import MIN_SECONDS, Fact
 from .signals import (
     big_swings,
@@ -84,8 +85,11 @@ from .signals import (
 )
 
 # joints (smpl_22)
-PELVIS, L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE, L_FOOT, R_FOOT = 0, 1, 2, 4, 5, 7, 8, 10, 11
-NECK, HEAD, L_SHOULDER, R_SHOULDER, L_WRIST, R_WRIST = 12, 15, 16, 17, 20, 21
+PELVIS, L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE, L_FOOT, R_FOOT = (SMPL_22.index(name) for name in (
+    "pelvis", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_foot",
+    "right_foot"))
+NECK, HEAD, L_SHOULDER, R_SHOULDER, L_WRIST, R_WRIST = (SMPL_22.index(name) for name in (
+    "neck", "head", "left_shoulder", "right_shoulder", "left_wrist", "right_wrist"))
 
 SMOOTH_SECONDS = 0.1        # Gaussian sigma for positions and facing before rates are taken
 WALK_SPEED = 0.3            # m/s: pelvis speed above which the body travels

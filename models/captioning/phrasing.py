@@ -5,9 +5,10 @@
 right hand.": facts in time order, "then" between consecutive events, "while" for facts that
 overlap the event they start in, sides in words ("the left arm", "both arms"), turns in words
 ("turns around" for about 180 degrees). Each fact kind has at least three phrasings, chosen by a
-seeded numpy Generator, so the same facts and seed give the same captions. Every word a caption can
-contain is in ``LEXICON`` (tested), and ``text_facts.facts_in_text`` reads the facts back out of every
-caption written here (round trip, tested).
+seeded numpy Generator, so the same facts and seed give the same captions; ``stable_seed(key)`` makes
+a data set's seed from an item's name. Every word a caption can contain is in ``LEXICON`` (tested),
+and ``text_facts.facts_in_text`` reads the facts back out of every caption written here (round trip,
+tested).
 
 ``humanml3d_lines(facts, seed, count)`` gives one ``caption#tokens#0.0#0.0`` line per caption,
 tokens written as HumanML3D's ``text_process.py`` writes them with spaCy: hyphens removed, tokens
@@ -20,6 +21,8 @@ marks them as such (the corpus's ``sources.json``), and a number that depends on
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 
@@ -216,6 +219,12 @@ def _caption(facts: list[Fact], rng: np.random.Generator) -> str:
     for part in parts[1:]:
         sentence += THEN[int(rng.integers(len(THEN)))] + part
     return f"{SUBJECTS[int(rng.integers(len(SUBJECTS)))]} {sentence}."
+
+
+def stable_seed(key: str) -> int:
+    """A 32-bit seed from a name (the first 8 hex digits of its sha256): the same on every run and
+    machine, unlike Python's salted ``hash``."""
+    return int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16)
 
 
 def caption_sentences(facts: list[Fact], seed: int = 0, count: int = 3) -> list[str]:

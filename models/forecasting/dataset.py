@@ -45,12 +45,13 @@ from ..core.pose_keypoint import person_arrays
 from ..core.resources import package_file
 from ..media.video import read_video
 from ..motion.io import read_motion
+from ..motion.mirror import mirror_image_points, mirror_joints, swap_sides
 from ..motion.resample import resample_frames
 from ..pose.detection import DetectionSettings, detect_poses
 from ..render.motion_view import project_motion
 from .pose_frame import p0_box, to_pose_frame
 from .types import Conditioning, PoseWindows
-from .window_captions import CAPTION_SOURCE, caption_of, facts_2d, facts_3d, mirror_joints_3d, mirror_openpose_2d
+from .window_captions import CAPTION_SOURCE, caption_of, facts_2d, facts_3d
 
 HORIZON = 45
 FPS = 30.0
@@ -109,7 +110,8 @@ def video_tracks(path: str, source: str, max_side: int = 640, every_nth: int = 1
         elif not ok and start is not None:
             xy, vis = body[start:t, :, :2].copy(), visible[start:t].copy()
             tracks.append(Track(xy, vis, None, source, start, float(fps), aspect))
-            tracks.append(Track(*mirror_openpose_2d(xy, vis), None, source, start, float(fps), aspect, mirror=True))
+            flipped = mirror_image_points(xy, "openpose_18", visible=vis), swap_sides(vis, "openpose_18")
+            tracks.append(Track(*flipped, None, source, start, float(fps), aspect, mirror=True))
             start = t if t < len(body) and seen[t] else None
     return tracks
 
@@ -131,7 +133,7 @@ def mocap_tracks(folder: str, fps: float = FPS) -> list[Track]:
     for name in MOCAP_CLIPS:
         joints = read_mocap_joints(folder, name, fps)
         for mirror in (False, True):
-            motion = Motion(torch.from_numpy(mirror_joints_3d(joints) if mirror else joints), fps, "smpl_22")
+            motion = Motion(torch.from_numpy(mirror_joints(joints, "smpl_22") if mirror else joints), fps, "smpl_22")
             for elevation in VIEW_ELEVATIONS:
                 for yaw in VIEW_YAWS:
                     frames = project_motion(motion, yaw, elevation, width=width, height=height)

@@ -30,12 +30,12 @@ import torch
 from ..captioning.check import satisfied
 from ..captioning.facts import FactQuery, in_one_view
 from ..captioning.facts2d import find_facts_2d
+from ..captioning.phrasing import stable_seed
 from ..captioning.text_facts import facts_in_text
 from ..core.errors import InputError
 from ..core.pose_keypoint import person_arrays, validate_pose_keypoint
 from .bones import bone_tree
 from .metrics import BONE_RATIO_HIGH, BONE_RATIO_LOW, bone_length_ratios, bone_length_summary
-from .window_captions import window_seed
 
 LONG_RATIO = BONE_RATIO_HIGH  # 1.1: a 2D bone may foreshorten, never grow; above this is a broken body
 SHORT_RATIO = BONE_RATIO_LOW  # 0.3: a collapsed limb (or a limb turned end-on)
@@ -91,7 +91,7 @@ def mismatched_captions(captions: list[str]) -> list[str | None]:
     for i, caption in enumerate(captions):
         pick = None
         if queries[i]:
-            start = window_seed(f"{i}|{caption}") % len(captions)
+            start = stable_seed(f"{i}|{caption}") % len(captions)
             order = [(start + step) % len(captions) for step in range(len(captions))]
             # first choice: no fact kind in common; else at least a different set of kinds
             pick = next((captions[j] for j in order if queries[j] and not kinds[j] & kinds[i]), None)

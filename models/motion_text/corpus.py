@@ -5,7 +5,7 @@ Every caption is DERIVED FROM THE MOTION by the captioner (``captioning.facts3d`
 ``captioning.phrasing.humanml3d_lines``); no person wrote any of them. A model trained or scored on
 this corpus learns or measures agreement with the captioner, not with human descriptions.
 
-Pipeline (sources: ``sources.py``; windows, segments, split and mirrors: ``windows.py``):
+Pipeline (sources: ``sources.py``; windows, segments and split: ``windows.py``; mirrors: ``motion/mirror.py``):
 
 1. recordings at 20 fps: the mocap clips (captured, ``smpl_22``) and, unless ``include_video`` is
    False, MediaPipe's estimate from the shipped videos (3D world landmarks as ``smpl_22`` and 2D
@@ -40,7 +40,6 @@ Building twice from the same inputs gives byte-identical files.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -51,24 +50,15 @@ import numpy as np
 from ..captioning.facts import Fact, mirrored
 from ..captioning.facts2d import find_facts_2d
 from ..captioning.facts3d import find_facts_3d
-from ..captioning.phrasing import humanml3d_lines
+from ..captioning.phrasing import humanml3d_lines, stable_seed
 from ..core.errors import InputError
 from ..core.resources import DEFAULT_MOCAP, ProgressCallback
 from ..motion import dataset_folder
 from ..motion.humanml3d import FeatureStats, canonicalize, joints_to_features, to_uniform_skeleton
+from ..motion.mirror import mirror_image_points, mirror_joints
 from .corpus_stats import CorpusStats, fact_agreement, vocabulary
 from .sources import Recording, Skipped, mocap_recordings, video_recordings
-from .windows import (
-    FPS,
-    MIN_WINDOW,
-    MIRROR_PREFIX,
-    Window,
-    held_out_segments,
-    mirror_joints,
-    mirror_points_2d,
-    segments,
-    windows,
-)
+from .windows import FPS, MIN_WINDOW, MIRROR_PREFIX, Window, held_out_segments, segments, windows
 
 CAPTIONS_PER_ITEM = 3
 UNTRUSTED_ESTIMATED_KINDS = ("walk", "run", "stand_still", "jump")  # need the root's path: absent in world landmarks
@@ -80,11 +70,6 @@ DEFAULT_OUT = os.path.join("data", "motion_corpus")
 _OWN_ENTRIES = (dataset_folder.FEATURES_DIR, dataset_folder.JOINTS_DIR, dataset_folder.TEXTS_DIR, POSES_2D_DIR,
                 dataset_folder.MEAN_FILE, dataset_folder.STD_FILE, SOURCES_FILE,
                 *(f"{s}.txt" for s in (*SPLITS_3D.values(), *SPLITS_2D.values())))
-
-
-def item_seed(name: str) -> int:
-    """Caption seed of an item: stable across runs and machines (not Python's salted hash)."""
-    return int(hashlib.sha256(name.encode("utf-8")).hexdigest()[:8], 16)
 
 
 def _window_of(recording: Recording, window: Window, array: np.ndarray) -> np.ndarray:
@@ -110,8 +95,11 @@ def _clean(out_dir: str) -> None:
 def _plan(recordings: list[Recording]) -> tuple[list[tuple[Recording, Window]], set[str]]:
     """Every (recording, window), and the test segments."""
     planned = []
+    numbered: dict[str, int] = {}  # source -> segments its earlier runs took
     for recording in recordings:
-        for segment, start, stop in segments(recording.source, recording.num_frames, recording.first):
+        cut = segments(recording.source, recording.num_frames, recording.first, numbered.get(recording.source, 0))
+        numbered[recording.source] = numbered.get(recording.source, 0) + len(cut)
+        for segment, start, stop in cut:
             planned += [(recording, window) for window in windows(segment, start, stop)]
     counts: dict[str, int] = {}
     for _, window in planned:
@@ -192,7 +180,7 @@ def _record(items: dict, name: str, recording: Recording, window: Window, split:
 
 
 def _captions(facts: list[Fact], name: str, seed: int) -> list[str]:
-    return humanml3d_lines(facts, seed=item_seed(name) ^ seed, count=CAPTIONS_PER_ITEM)
+    return humanml3d_lines(facts, seed=stable_seed(name) ^ seed, count=CAPTIONS_PER_ITEM)
 
 
 def _add_3d(out_dir, recording, window, split, seed, items, split_names, train_features, stats) -> None:
@@ -200,7 +188,7 @@ def _add_3d(out_dir, recording, window, split, seed, items, split_names, train_f
     facts = find_facts_3d(joints, FPS)
     if recording.estimated:
         facts = [f for f in facts if f.kind not in UNTRUSTED_ESTIMATED_KINDS]
-    flipped = mirror_joints(joints)
+    flipped = mirror_joints(joints, "smpl_22")
     expected = [mirrored(f) for f in facts]
     found = find_facts_3d(flipped, FPS)
     if recording.estimated:
@@ -225,7 +213,7 @@ def _add_3d(out_dir, recording, window, split, seed, items, split_names, train_f
 def _add_2d(out_dir, recording, window, split, seed, items, split_names, stats) -> None:
     points = _window_of(recording, window, recording.points_2d)
     facts = find_facts_2d(points[..., :2], points[..., 2] > 0, FPS, recording.aspect)
-    flipped = mirror_points_2d(points)
+    flipped = mirror_image_points(points, "openpose_18", visible=points[..., 2] > 0)
     expected = [mirrored(f) for f in facts]
     stats.add_mirror_check("2d", *fact_agreement(expected, find_facts_2d(flipped[..., :2], flipped[..., 2] > 0, FPS,
                                                                          recording.aspect)))

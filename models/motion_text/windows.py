@@ -1,4 +1,4 @@
-"""How the corpus cuts recordings: segments (the split unit), windows (the items), mirrors and names.
+"""How the corpus cuts recordings: segments (the split unit), windows (the items) and names.
 
 All times are frames at ``FPS`` (20, HumanML3D's rate). A window of ``n`` feature rows spans
 ``n + 1`` joint frames (features describe frame-to-frame motion).
@@ -6,6 +6,8 @@ All times are frames at ``FPS`` (20, HumanML3D's rate). A window of ``n`` featur
 - Segment: ``SEGMENT_SECONDS`` of one recording (the last one takes a remainder shorter than
   ``MIN_WINDOW`` frames, so nothing is too short to hold a window). Every window and mirror of a
   segment goes to that segment's split, so no test window shares a frame with a training window.
+  Segment ids ``SOURCE/sNN`` number the segments of one source from 0 across all its runs (the
+  detected runs of one video), so two runs never share an id.
 - Windows: for every length in ``WINDOW_ROWS`` (2, 4, 6, 8 s and HumanML3D's maximum of 196 rows,
   9.8 s) that fits, windows start every ``STRIDE`` frames from the segment's first frame.
 - Split: only recordings cut into two segments or more give segments to the test side (a
@@ -14,8 +16,8 @@ All times are frames at ``FPS`` (20, HumanML3D's rate). A window of ``n`` featur
   held-out windows cover every recording that can be held out while most of each stays for
   training; then the remaining eligible segments, smallest first, follow until the test side holds
   at least ``TEST_FRACTION`` of all windows. Never all segments; independent of order.
-- Mirror (HumanML3D's augmentation): x negated (3D) or ``1 - x`` (2D, normalised image
-  coordinates), each left joint swapped with its right joint. Mirrored items carry HumanML3D's
+- Mirror (HumanML3D's augmentation, ``motion.mirror``): x negated (3D) or ``1 - x`` (2D, normalised
+  image coordinates), each left joint swapped with its right joint. Mirrored items carry HumanML3D's
   ``M`` name prefix.
 """
 
@@ -24,10 +26,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..core.errors import InputError
-from ..core.layouts import OPENPOSE_18, SMPL_22, left_right_swap
 
 FPS = 20.0
 SEGMENT_SECONDS = 10.0
@@ -59,16 +58,16 @@ class Window:
         return f"{source}_{segment}_{self.start:05d}_{self.rows:03d}{kind}"
 
 
-def segments(source: str, num_frames: int, first: int = 0) -> list[tuple[str, int, int]]:
+def segments(source: str, num_frames: int, first: int = 0, number: int = 0) -> list[tuple[str, int, int]]:
     """``(segment id, start, stop)`` joint-frame ranges of one recording (or of one detected run
-    starting at ``first``). Empty when the recording is shorter than one window."""
+    starting at ``first``), numbered from ``number`` (the segments earlier runs of the same source
+    took). Empty when the recording is shorter than one window."""
     if num_frames < MIN_WINDOW + 1:
         return []
     bounds = list(range(0, num_frames, SEGMENT_FRAMES)) + [num_frames]
     if len(bounds) > 2 and bounds[-1] - bounds[-2] < MIN_WINDOW + 1:
         del bounds[-2]  # a short remainder joins the segment before it
-    return [(f"{source}/s{(first + a) // SEGMENT_FRAMES:02d}", first + a, first + b)
-            for a, b in zip(bounds, bounds[1:])]
+    return [(f"{source}/s{number + k:02d}", first + a, first + b) for k, (a, b) in enumerate(zip(bounds, bounds[1:]))]
 
 
 def windows(segment: str, start: int, stop: int) -> list[Window]:
@@ -103,27 +102,3 @@ def held_out_segments(window_counts: dict[str, int], fraction: float = TEST_FRAC
         chosen.add(segment)
         held += window_counts[segment]
     return chosen
-
-
-_SMPL_SWAP = left_right_swap(SMPL_22)
-_OPENPOSE_SWAP = left_right_swap(OPENPOSE_18)
-
-
-def mirror_joints(joints: np.ndarray) -> np.ndarray:
-    """smpl_22 joints ``[T, 22, 3]`` (x to the subject's left): x negated, left and right swapped."""
-    joints = np.asarray(joints)
-    if joints.ndim != 3 or joints.shape[1:] != (22, 3):
-        raise InputError("joints", f"expected smpl_22 joints [T, 22, 3], got {list(joints.shape)}")
-    return (joints * np.array([-1.0, 1.0, 1.0], joints.dtype))[:, _SMPL_SWAP]
-
-
-def mirror_points_2d(points: np.ndarray) -> np.ndarray:
-    """OpenPose-18 ``[T, 18, 3]`` (x, y in 0..1 of the canvas, visible): x -> 1 - x for seen points,
-    left and right swapped (unseen points stay 0, OpenPose's convention)."""
-    points = np.asarray(points)
-    if points.ndim != 3 or points.shape[1:] != (18, 3):
-        raise InputError("points", f"expected OpenPose-18 points [T, 18, 3], got {list(points.shape)}")
-    out = points.copy()
-    seen = out[..., 2] > 0
-    out[..., 0] = np.where(seen, 1.0 - out[..., 0], 0.0)
-    return out[:, _OPENPOSE_SWAP]

@@ -51,11 +51,11 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..core.errors import InputError
-from ..core.layouts import layout_names, left_right_swap
 from ..core.resources import DEFAULT_MOCAP
 from ..motion.dataset_folder import has_features, read_item, read_split, read_stats
 from ..motion.humanml3d import BODY_DIM, FPS, HAND_DIM, FeatureStats, holistic_features, joints_to_features
 from ..motion.io import read_motion
+from ..motion.mirror import mirror_joints
 from ..motion.resample import resample
 from . import DATASET_DIR
 
@@ -116,12 +116,6 @@ def recording_joints(folder: str, name: str) -> torch.Tensor:
     return resample(motion, FPS).joints
 
 
-def mirror_joints(joints: torch.Tensor, names: tuple[str, ...]) -> torch.Tensor:
-    """Left/right mirror of [T, J, 3] joints: negate x, swap every left_* joint with its right_*."""
-    flipped = joints * torch.tensor([-1.0, 1.0, 1.0], dtype=joints.dtype)
-    return flipped[:, left_right_swap(names)]
-
-
 def cut_clips(num_frames: int, clip_frames: int = CLIP_FRAMES, min_frames: int = MIN_CLIP_FRAMES) -> list[slice]:
     """Joint-frame ranges of the clips of one recording: ``clip_frames + 1`` frames each, no frame
     shared between two clips; a tail of at least ``min_frames + 1`` frames is kept as a shorter clip."""
@@ -164,13 +158,13 @@ def build_motion_dataset(out_dir: str = DEFAULT_OUT, mocap_folder: str = DEFAULT
     offset = 0
     for recording in RECORDINGS:
         joints = recording_joints(mocap_folder, recording)
-        names = layout_names("smpl_52" if joints.shape[1] == 52 else "smpl_22")
+        layout = "smpl_52" if joints.shape[1] == 52 else "smpl_22"
         clips = cut_clips(joints.shape[0], clip_frames, min_frames)
         test = split_clips([f"{recording}#{k}" for k in range(len(clips))], test_fraction)
         for k, frames in enumerate(clips):
             variants = [("", joints[frames])]
             if mirror:
-                variants.append((MIRROR_SUFFIX, mirror_joints(joints[frames], names)))
+                variants.append((MIRROR_SUFFIX, mirror_joints(joints[frames], layout)))
             for suffix, clip_joints in variants:
                 body, hand = clip_features(clip_joints)
                 features.append(body)

@@ -6,11 +6,10 @@ import torch
 from posemotion.models.captioning.check import check_motion_against_text, satisfied
 from posemotion.models.captioning.facts import Fact, FactQuery
 from posemotion.models.core.errors import InputError
-from posemotion.models.core.layouts import layout_names
 from posemotion.models.core.motion import Motion
 from posemotion.models.core.pose_keypoint import make_frame, make_person
 from posemotion.models.motion.io import read_motion
-from posemotion.models.tokenizers.dataset import mirror_joints
+from posemotion.models.motion.mirror import mirror_joints
 from support import stick_figures
 
 Q = FactQuery
@@ -49,8 +48,7 @@ def test_a_real_clip_against_texts(mixamo):
 
 
 def test_a_mirrored_clip_turns_the_other_way(mixamo):
-    names = layout_names(mixamo.layout)
-    flipped = Motion(mirror_joints(mixamo.joints, names), mixamo.fps, mixamo.layout)
+    flipped = Motion(mirror_joints(mixamo.joints, mixamo.layout), mixamo.fps, mixamo.layout)
     text = "turns around to the left"
     assert check_motion_against_text(mixamo, text).score == 1.0
     assert check_motion_against_text(flipped, text).score == 0.0

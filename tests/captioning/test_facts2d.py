@@ -10,14 +10,13 @@ from posemotion.models.captioning.facts import Fact, mirrored
 from posemotion.models.captioning.facts2d import find_facts_2d
 from posemotion.models.captioning.facts3d import find_facts_3d
 from posemotion.models.core.errors import InputError
-from posemotion.models.core.layouts import OPENPOSE_18, left_right_swap, to_openpose_18
+from posemotion.models.core.layouts import OPENPOSE_18, to_openpose_18
 from posemotion.models.core.resources import package_file
 from posemotion.models.media.video import read_video
 from posemotion.models.motion.io import read_motion
+from posemotion.models.motion.mirror import mirror_image_points, swap_sides
 from posemotion.models.pose.detection import DetectionSettings, detect_poses
 from support import stick_figures as sf
-
-OPENPOSE_MIRROR = left_right_swap(OPENPOSE_18)
 
 
 def of(facts: list[Fact], kind: str) -> list[Fact]:
@@ -140,12 +139,6 @@ def test_kneeling_and_lying_seen_from_the_side():
 
 # --- mirroring and unseen joints ------------------------------------------------------------------
 
-def mirror_2d(xy: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    out = xy[:, OPENPOSE_MIRROR].copy()
-    out[..., 0] = 1.0 - out[..., 0]
-    return out, visible[:, OPENPOSE_MIRROR]
-
-
 @pytest.mark.parametrize("build, view", [
     (lambda: sf.waving("right"), 0.0), (lambda: sf.arms_up(("left",)), 0.0), (lambda: sf.kicking("left"), 90.0),
     (lambda: sf.stepping(("right",)), 0.0),
@@ -154,7 +147,7 @@ def test_a_mirrored_image_mirrors_the_facts(build, view):
     xy, visible, aspect = sf.projected(build(), view)
     facts = find_facts_2d(xy, visible, sf.FPS, aspect)
     assert any(f.side in ("left", "right") for f in facts)
-    found = find_facts_2d(*mirror_2d(xy, visible), sf.FPS, aspect)
+    found = find_facts_2d(mirror_image_points(xy, "openpose_18"), swap_sides(visible, "openpose_18"), sf.FPS, aspect)
     assert sorted(found, key=key) == sorted(map(mirrored, facts), key=key)
 
 

@@ -12,6 +12,7 @@ from posemotion.models.captioning.facts import Fact, mirrored
 from posemotion.models.captioning.facts3d import find_facts_3d
 from posemotion.models.core.errors import InputError
 from posemotion.models.motion.io import read_motion
+from posemotion.models.motion.mirror import mirror_joints
 from posemotion.models.tokenizers.posecodes import category_index, pose_codes
 from support import stick_figures as sf
 
@@ -191,13 +192,13 @@ def test_a_mirrored_motion_mirrors_its_facts(build):
     facts = find_facts_3d(joints, sf.FPS)
     assert any(f.side in ("left", "right") or f.direction in ("left", "right") or
                (f.detail and "left" in f.detail or f.detail and "right" in f.detail) for f in facts)
-    assert sorted(find_facts_3d(sf.mirror(joints), sf.FPS), key=key) == sorted(map(mirrored, facts), key=key)
+    assert sorted(find_facts_3d(mirror_joints(joints, "smpl_22"), sf.FPS), key=key) == sorted(map(mirrored, facts), key=key)
 
 
 def test_mirrored_real_clips_swap_sides(clips, found):
     for name in ("mocapbank", "mixamo"):
         joints, fps = clips[name]
-        mirrored_facts = find_facts_3d(sf.mirror(joints[:, :22]), fps)
+        mirrored_facts = find_facts_3d(mirror_joints(joints[:, :22], "smpl_22"), fps)
         assert sorted(mirrored_facts, key=key) == sorted(map(mirrored, found[name]), key=key), name
 
 

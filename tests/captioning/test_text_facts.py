@@ -111,3 +111,15 @@ def test_mirrored_facts_fail_the_sided_queries():
         sided = [q for q in facts_in_text(caption) if q.side in ("left", "right") or q.direction in ("left", "right")]
         assert len(sided) >= 2, caption  # the wave and the kick at least name their side
         assert all(satisfied(facts, sided)) and not any(satisfied(flipped, sided)), caption
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(kind="wave", side="up"), "wave: side 'up' is not one of"),
+    (dict(kind="turn", direction="forward"), "turn: direction 'forward' is not one of"),
+    (dict(kind="walk", direction="around"), "walk: direction 'around' is not one of"),
+])
+def test_facts_and_queries_refuse_the_same_sides_and_directions(fields, message):
+    with pytest.raises(InputError, match=f"^fact: {message}"):
+        Fact(start=0.0, end=1.0, **fields)
+    with pytest.raises(InputError, match=f"^fact: {message}"):
+        FactQuery(**fields)

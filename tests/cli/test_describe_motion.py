@@ -39,10 +39,14 @@ def test_bad_files_are_one_error_line(tmp_path, capsys):
     missing = tmp_path / "nope.bvh"
     assert main(["describe-motion", str(missing)]) == 2
     assert capsys.readouterr().err == f"error: file: file not found: {str(missing)!r}\n"
-    text = tmp_path / "notes.txt"
+    text = tmp_path / "notes.md"
     text.write_text("walk")
     assert main(["describe-motion", str(text)]) == 2
     assert capsys.readouterr().err.startswith("error: file: expected one of ('.bvh'")
+    text = tmp_path / "notes.txt"  # .txt is read as a DeepMimic motion
+    text.write_text("walk")
+    assert main(["describe-motion", str(text)]) == 2
+    assert "notes.txt: not a DeepMimic motion" in capsys.readouterr().err
     broken = tmp_path / "broken.json"
     broken.write_text("{")
     assert main(["describe-motion", str(broken), "--fps", "30"]) == 2

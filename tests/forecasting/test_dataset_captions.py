@@ -5,7 +5,6 @@ import pytest
 from posemotion.models.captioning.facts import mirrored
 from posemotion.models.captioning.text_facts import facts_in_text
 from posemotion.models.core.errors import InputError
-from posemotion.models.core.layouts import OPENPOSE_18, SMPL_22
 from posemotion.models.core.resources import DEFAULT_MOCAP
 from posemotion.models.forecasting.dataset import (
     FPS,
@@ -16,33 +15,12 @@ from posemotion.models.forecasting.dataset import (
     read_mocap_joints,
     window_facts,
 )
-from posemotion.models.forecasting.window_captions import (
-    NO_FACT_CAPTION,
-    caption_of,
-    mirror_joints_3d,
-    mirror_openpose_2d,
-)
+from posemotion.models.forecasting.window_captions import NO_FACT_CAPTION, caption_of
 
 
 @pytest.fixture(scope="module")
 def cmu():
     return read_mocap_joints(DEFAULT_MOCAP, "test.amc")[:120]
-
-
-def test_mirrors_swap_sides_and_undo_themselves(cmu):
-    twice = mirror_joints_3d(mirror_joints_3d(cmu))
-    assert np.allclose(twice, cmu)
-    once = mirror_joints_3d(cmu)
-    left, right = SMPL_22.index("left_wrist"), SMPL_22.index("right_wrist")
-    assert np.allclose(once[:, left, 0], -cmu[:, right, 0]) and np.allclose(once[:, left, 1:], cmu[:, right, 1:])
-    xy = np.random.default_rng(0).random((4, 18, 2)).astype(np.float32)
-    visible = np.ones((4, 18), bool)
-    visible[:, 0] = False
-    flipped, seen = mirror_openpose_2d(xy, visible)
-    l, r = OPENPOSE_18.index("left_wrist"), OPENPOSE_18.index("right_wrist")
-    assert np.allclose(flipped[:, l, 0], 1 - xy[:, r, 0]) and (flipped[:, 0] == 0).all() and not seen[:, 0].any()
-    back, _ = mirror_openpose_2d(flipped, seen)
-    assert np.allclose(back[:, 1:], xy[:, 1:])
 
 
 def test_mirrored_window_has_the_mirrored_facts_and_views_share_them(cmu):

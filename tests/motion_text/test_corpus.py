@@ -13,9 +13,10 @@ from posemotion.cli.main import main
 from posemotion.models.captioning.facts import mirrored
 from posemotion.models.captioning.facts3d import find_facts_3d
 from posemotion.models.core.errors import InputError
-from posemotion.models.core.layouts import MEDIAPIPE_33, OPENPOSE_18, SMPL_22
+from posemotion.models.core.layouts import MEDIAPIPE_33, SMPL_22
 from posemotion.models.motion import dataset_folder as df
 from posemotion.models.motion.humanml3d import joints_to_features
+from posemotion.models.motion.mirror import mirror_joints
 from posemotion.models.motion_text import windows as w
 from posemotion.models.motion_text.corpus import UNTRUSTED_ESTIMATED_KINDS, read_poses_2d, write_corpus
 from posemotion.models.motion_text.sources import Recording, _runs, mediapipe_world_to_smpl_22, mocap_recordings
@@ -35,6 +36,20 @@ def test_segments_take_a_short_remainder_into_the_segment_before():
     assert w.segments("x", 41) == [("x/s00", 0, 41)]
     assert w.segments("x", 40) == []  # shorter than one 2 s window (40 rows need 41 frames)
     assert w.segments("v", 104, first=2) == [("v/s00", 2, 106)]
+    # a later run of the same video continues its numbering
+    assert w.segments("v", 250, first=170, number=1) == [("v/s01", 170, 370), ("v/s02", 370, 420)]
+
+
+def test_two_runs_of_one_video_get_their_own_segments(mocap, tmp_path):
+    """Runs at frames 0..150 and 170..320 both start in the recording's first 10 s: distinct ids
+    (one id would put both runs' windows under one segment and mix their counts in the split)."""
+    joints = mocap["mocapbank"].joints
+    runs = [Recording("video", "Test/video.mp4", first, joints[first: first + 150], None, 16 / 9, True)
+            for first in (0, 170)]
+    write_corpus(str(tmp_path), runs)
+    items = json.load(open(tmp_path / "sources.json", encoding="utf-8"))["items"]
+    segments = {(item["segment"], item["start_frame"] >= 170) for item in items.values() if item["source"] == "video"}
+    assert segments == {("video/s00", False), ("video/s01", True)}
 
 
 def test_windows_lie_inside_their_segment_at_every_length():
@@ -60,27 +75,11 @@ def test_held_out_segments_are_stable_nonempty_and_never_everything():
         w.held_out_segments(counts, fraction=1.0)
 
 
-def test_mirror_swaps_sides_and_negates_x(mocap):
-    joints = mocap["mocapbank"].joints[:41]
-    flipped = w.mirror_joints(joints)
-    left, right = SMPL_22.index("left_wrist"), SMPL_22.index("right_wrist")
-    np.testing.assert_array_equal(flipped[:, left], joints[:, right] * np.array([-1, 1, 1], np.float32))
-    np.testing.assert_array_equal(w.mirror_joints(flipped), joints)
-    points = np.zeros((2, 18, 3), np.float32)
-    points[:, OPENPOSE_18.index("left_wrist")] = (0.2, 0.5, 1.0)
-    mirrored_points = w.mirror_points_2d(points)
-    assert tuple(mirrored_points[0, OPENPOSE_18.index("right_wrist")]) == pytest.approx((0.8, 0.5, 1.0))
-    assert not mirrored_points[0, OPENPOSE_18.index("left_wrist")].any()  # unseen points stay 0
-    np.testing.assert_allclose(w.mirror_points_2d(mirrored_points), points)
-    with pytest.raises(InputError, match="smpl_22"):
-        w.mirror_joints(np.zeros((3, 21, 3)))
-
-
 def test_finder_on_mirrored_real_clip_gives_the_mirrored_facts(mocap):
     joints = mocap["cmu"].joints[:161]
     facts = find_facts_3d(joints, w.FPS)
     assert facts
-    assert find_facts_3d(w.mirror_joints(joints), w.FPS) == [mirrored(f) for f in facts]
+    assert find_facts_3d(mirror_joints(joints, "smpl_22"), w.FPS) == [mirrored(f) for f in facts]
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ left side towards +x (the HumanML3D frame), and the moves each fact kind describ
 from __future__ import annotations
 
 import numpy as np
-from posemotion.models.core.layouts import OPENPOSE_18, SMPL_22, left_right_swap
+from posemotion.models.core.layouts import OPENPOSE_18, SMPL_22
 from posemotion.models.motion.rigs import rig_to_openpose_18
 from posemotion.models.render.camera import facing_yaw_degrees, project_to_image
 
@@ -19,7 +19,6 @@ REST = np.array([
     (0.18, 1.42, 0.0), (-0.18, 1.42, 0.0), (0.20, 1.15, 0.0), (-0.20, 1.15, 0.0),     # shoulders, elbows
     (0.21, 0.90, 0.03), (-0.21, 0.90, 0.03),                                          # wrists
 ])
-MIRROR = left_right_swap(SMPL_22)
 UPPER = [J[n] for n in ("pelvis", "left_hip", "right_hip", "spine1", "spine2", "spine3", "neck", "left_collar",
                         "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
                         "left_wrist", "right_wrist")]
@@ -31,13 +30,6 @@ def standing(seconds: float = 2.0) -> np.ndarray:
 
 def times(joints: np.ndarray) -> np.ndarray:
     return np.arange(len(joints)) / FPS
-
-
-def mirror(joints: np.ndarray) -> np.ndarray:
-    """Left <-> right: negate x and swap the left and right joints."""
-    out = joints[:, MIRROR].copy()
-    out[..., 0] *= -1
-    return out
 
 
 def yawed(joints: np.ndarray, degrees) -> np.ndarray:

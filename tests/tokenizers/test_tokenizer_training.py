@@ -5,14 +5,12 @@ import json
 
 import pytest
 import torch
-from posemotion.models.core.layouts import layout_names
 from posemotion.models.tokenizers.checkpoints import load_tokenizer, save_tokenizer
 from posemotion.models.tokenizers.dataset import (
     MIRROR_SUFFIX,
     build_motion_dataset,
     cut_clips,
     load_motion_dataset,
-    mirror_joints,
     split_clips,
 )
 from posemotion.models.tokenizers.training import (
@@ -78,16 +76,6 @@ def test_cut_and_split_rules():
     flags = split_clips(["a#0", "a#1", "a#2", "a#3", "a#4", "b#0"], test_fraction=0.2)
     assert sum(flags[:5]) == 1 and flags[5] is False  # single-clip recordings stay in training
     assert flags == split_clips(["a#0", "a#1", "a#2", "a#3", "a#4", "b#0"], test_fraction=0.2)
-
-
-def test_mirror_swaps_sides_and_negates_x():
-    names = layout_names("smpl_22")
-    joints = torch.randn(3, 22, 3)
-    mirrored = mirror_joints(joints, names)
-    left, right = names.index("left_wrist"), names.index("right_wrist")
-    assert torch.equal(mirrored[:, left], joints[:, right] * torch.tensor([-1.0, 1.0, 1.0]))
-    assert torch.equal(mirrored[:, 0], joints[:, 0] * torch.tensor([-1.0, 1.0, 1.0]))
-    assert torch.equal(mirror_joints(mirrored, names), joints)
 
 
 def _fixed_batch_loss(model, train, window: int = 16) -> float:
