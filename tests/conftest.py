@@ -18,7 +18,8 @@ from posemotion.workflows.source.thumbnails import write_demo_inputs
 from support.tiny_models import save_tiny_blip, save_tiny_posegen
 
 REPO = Path(__file__).resolve().parents[1]
-MOCAP_FILES = ("test.asf", "test.amc", "test_mocapbank.bvh", "test_freebvh.bvh")
+MOCAP_FILES = ("test.asf", "test.amc", "test_mocapbank.bvh", "test_freebvh.bvh", "deepmimic/humanoid.urdf",
+               "deepmimic/humanoid3d_walk.txt", "deepmimic/humanoid3d_run.txt", "deepmimic/humanoid3d_kick.txt")
 
 
 def _astronaut() -> np.ndarray:
@@ -99,7 +100,7 @@ def _forecast_models(models_dir):
 
 @pytest.fixture(scope="session")
 def mocap_dir() -> Path:
-    """The four real mocap clips that ``scripts/fetch_mocap.sh`` puts in data/mocap (or in
+    """The real mocap clips that ``scripts/fetch_mocap.sh`` puts in data/mocap (or in
     $POSEMOTION_MOCAP_DIR): an explicit step of the README's test command, never run from here."""
     dest = Path(os.environ.get("POSEMOTION_MOCAP_DIR") or REPO / "data" / "mocap")
     missing = [name for name in MOCAP_FILES if not (dest / name).is_file() or (dest / name).stat().st_size == 0]

@@ -25,7 +25,10 @@ stand_still   pelvis and feet speeds, heading rate,       < STILL_SPEED 0.15 m/s
               pelvis height                               m/s, < 30 deg/s, pelvis >= 0.85      travelling or
                                                           leg, for >= STILL_SECONDS 1 s        turning
 jump          both feet (lower of ankle and toe) above    > JUMP_CLEARANCE 0.08 m for >= 0.1   standing feet stay
-              the floor; pelvis peak                      s, pelvis peak >= 1.0 leg            within 0.03 m
+              the floor; pelvis peak; take-off            s, pelvis peak >= 1.0 leg; not a     within 0.03 m;
+                                                          flight from one foot (no two-footed  a run's flights
+                                                          stance in TAKEOFF_SECONDS 0.2 s)     are 0.2 s long
+                                                          at >= RUN_SPEED (a running stride)
 crouch        pelvis height / leg                         < CROUCH_RATIO 0.8 for >= 0.25 s,    a jump's take-off
                                                           no knee down, not sit / lie          dip stays > 0.85
 kneel         a knee above the floor                      < KNEE_FLOOR 0.12 m for >= 0.25 s    a knee on the floor
@@ -42,9 +45,9 @@ wave          wrist's sideways position relative to its   >= 2 reversals of >= W
                                                           shoulder - 0.1 m in >= 40 % of it    are no wave
 clap          distance between the wrists                 < CLAP_MEET 0.12 m within 1 s after  hands meet after
                                                           > CLAP_APART 0.3 m                   being apart
-kick          ankle ahead of the pelvis (facing frame)    > 0.45 leg ahead, > 0.28 leg up,     a walking step
-              and above the floor; its forward speed;     >= KICK_SPEED 1.5 m/s, other foot    reaches < 0.4 leg
-              the other foot                              < 0.12 m up                          ahead, at the floor
+kick          ankle ahead of or beside the pelvis         > 0.45 leg out, > 0.28 leg up,       a walking step
+              (facing frame) and above the floor; its     >= KICK_SPEED 1.5 m/s, other foot    reaches < 0.4 leg
+              horizontal speed; the other foot            < 0.12 m up                          ahead, at the floor
 step          a foot lifts (> 0.05 m up or moving >       lands >= STEP_DISTANCE 0.1 m away,   stepping in place
               0.3 m/s) and lands displaced, the other     outside walk / run / jump; steps     or aside, not
               foot on the floor                           <= 1 s apart are one fact            walking
@@ -119,6 +122,7 @@ UPRIGHT_DEGREES = 45.0
 LIE_DEGREES = 60.0
 LIE_RATIO = 0.5             # pelvis and neck below this many legs
 FEET_MOVING_SHARE = 0.3     # a walk moves the feet in at least this share of its frames
+TAKEOFF_SECONDS = 0.2       # s before a flight: a jump takes off from both feet, a running stride from one
 JUMP_MARGIN = 0.3           # s around a jump where travel is checked for alternating feet
 HELD_SECONDS = 0.5          # shortest sit / lie
 RAISE_MARGIN = 0.05         # m above the shoulder (or the head)
@@ -132,9 +136,9 @@ WAVE_HALF_PERIOD = 1.0      # s: longest time between reversals
 CLAP_MEET = 0.12            # m between the wrists
 CLAP_APART = 0.3
 CLAP_WINDOW = 1.0           # s: apart this recently before meeting; claps this close are one fact
-KICK_REACH = 0.45           # legs ahead of the pelvis
+KICK_REACH = 0.45           # legs ahead of or beside the pelvis
 KICK_HEIGHT = 0.28          # legs above the floor
-KICK_SPEED = 1.5            # m/s forward, relative to the pelvis
+KICK_SPEED = 1.5            # m/s horizontally, relative to the pelvis
 KICK_OTHER_FOOT = 0.12      # m: the standing foot stays this low
 STEP_LIFT = 0.05            # m above the floor, or moving faster than STILL_FOOT_SPEED
 STEP_DISTANCE = 0.1         # m between lift-off and landing
@@ -218,8 +222,17 @@ class _Body:
 
 def _jumps(body: _Body) -> list[tuple[int, int]]:
     airborne = (body.foot_height > JUMP_CLEARANCE).all(axis=1)
-    return [span for span in segments(airborne, body.fps, JUMP_SECONDS)
-            if body.pelvis_ratio[span[0]:span[1]].max() >= JUMP_PEAK_RATIO]
+    both_down = (body.foot_height < JUMP_CLEARANCE).all(axis=1)
+    before = max(1, int(round(TAKEOFF_SECONDS * body.fps)))
+    jumps = []
+    for span in segments(airborne, body.fps, JUMP_SECONDS):
+        if body.pelvis_ratio[span[0]:span[1]].max() < JUMP_PEAK_RATIO:
+            continue
+        one_footed = not both_down[max(0, span[0] - before):span[0]].any()
+        if one_footed and body.speed[span[0]:span[1]].mean() >= RUN_SPEED:
+            continue  # the flight of a running stride: taken off from one foot at running speed
+        jumps.append(span)
+    return jumps
 
 
 def _locomotion(body: _Body, jump_mask: np.ndarray) -> list[Fact]:
@@ -348,10 +361,12 @@ def _kicks(body: _Body) -> list[Fact]:
     facts = []
     pad = max(1, int(round(0.1 * body.fps)))
     for side, ankle, other in (("left", L_ANKLE, 1), ("right", R_ANKLE, 0)):
-        ahead, _ = body.facing_coords(ankle, PELVIS)
-        speed = velocity(body.facing_coords(ankle, PELVIS, smoothed=True)[0], body.fps)
+        ahead, aside = body.facing_coords(ankle, PELVIS)
+        reach = np.hypot(np.maximum(ahead, 0.0), aside)  # forward or sideways; a run's heel flicks up behind
+        smooth_ahead, smooth_aside = body.facing_coords(ankle, PELVIS, smoothed=True)
+        speed = np.hypot(velocity(smooth_ahead, body.fps), velocity(smooth_aside, body.fps))
         up = body.height[:, ankle] > KICK_HEIGHT * body.leg
-        kicking = (ahead > KICK_REACH * body.leg) & up & (body.foot_height[:, other] < KICK_OTHER_FOOT)
+        kicking = (reach > KICK_REACH * body.leg) & up & (body.foot_height[:, other] < KICK_OTHER_FOOT)
         for span in runs(kicking):
             lo = max(0, span[0] - pad * 3)
             if speed[lo:span[1]].max() >= KICK_SPEED:

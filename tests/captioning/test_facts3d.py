@@ -280,3 +280,16 @@ def test_a_training_window_is_fast(clips):
         find_facts_3d(window, 30.0)
         durations.append(time.perf_counter() - start)
     assert np.median(durations) < 0.02  # ~3 ms measured on an idle core; generous for shared machines
+
+
+@pytest.mark.parametrize("clip, expected", [("humanoid3d_run.txt", ("run", None, "forward")),
+                                            ("humanoid3d_kick.txt", ("kick", "right", None)),
+                                            ("humanoid3d_walk.txt", ("walk", None, "forward"))])
+def test_deepmimic_clips(mocap_dir, clip, expected):
+    """A run's flights are strides, not jumps (one-footed take-off at running speed); the DeepMimic
+    kick is a high sideways kick of the right leg."""
+    motion = read_motion(mocap_dir / "deepmimic" / clip, loop_seconds=4.0)
+    facts = find_facts_3d(motion.joints.numpy(), motion.fps)
+    assert expected in {(f.kind, f.side, f.direction) for f in facts}
+    if clip == "humanoid3d_run.txt":
+        assert not of(facts, "jump")
