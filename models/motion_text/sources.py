@@ -9,9 +9,11 @@ A ``Recording`` is one stretch of one source at ``windows.FPS``:
 - ``estimated``: True for poses estimated from a video by MediaPipe rather than captured.
 
 Mocap (``MOCAP_CLIPS``, fetched into ``data/mocap`` by ``scripts/fetch_mocap.sh``): the CMU ASF/AMC
-clip, the MocapBank BVH and the Mixamo BVH, read by ``motion.io.read_motion`` (through the motion
-tokenizers' ``recording_joints``) and linearly resampled to 20 fps; the Mixamo clip's fingers are
-dropped (``smpl_22``).
+clip, the MocapBank BVH, the Mixamo BVH and DeepMimic's 20 reference motions (looping ones repeated
+to ``LOOP_SECONDS``), read by ``motion.io.read_motion`` (through the motion tokenizers'
+``recording_joints``) and linearly resampled to 20 fps; the Mixamo clip's fingers are dropped
+(``smpl_22``). Every DeepMimic clip is one segment (shorter than 10 s), so it stays on the training
+side (``windows.held_out_segments``).
 
 Videos (``VIDEO_CLIPS``, inside the installed Sports2D and Pose2Sim packages): MediaPipe Holistic in
 tracking mode (``pose.detection``). Each run of consecutive frames with a person becomes a recording
@@ -46,7 +48,13 @@ from ..tokenizers.dataset import recording_joints
 from .windows import FPS, MIN_WINDOW
 
 # source id -> file in the mocap folder (test.amc pairs with test.asf)
-MOCAP_CLIPS = {"cmu": "test.amc", "mocapbank": "test_mocapbank.bvh", "mixamo": "test_freebvh.bvh"}
+MOCAP_CLIPS = {"cmu": "test.amc", "mocapbank": "test_mocapbank.bvh", "mixamo": "test_freebvh.bvh",
+               **{f"dm_{name}": f"deepmimic/humanoid3d_{name}.txt" for name in (
+                   "backflip", "cartwheel", "crawl", "dance_a", "dance_b", "getup_facedown", "getup_faceup", "jump",
+                   "kick", "punch", "roll", "run", "spin", "spinkick", "walk")},
+               **{f"dm_{name}": f"deepmimic/walker/{name}.txt" for name in (
+                   "0walk_forward", "turn_left0", "turn_left1", "turn_right0", "turn_right1")}}
+LOOP_SECONDS = 4.0  # DeepMimic's looping cycles (0.8-4.4 s) are repeated to at least this length
 # source id -> (package, path inside it)
 VIDEO_CLIPS = {
     "sports2d": ("Sports2D", "Demo", "demo.mp4"),
@@ -102,7 +110,7 @@ def mocap_recordings(mocap_dir: str, clips: tuple[str, ...] | None = None) -> li
     for source, file in MOCAP_CLIPS.items():
         if clips is not None and source not in clips:
             continue
-        joints = recording_joints(mocap_dir, file)[:, :22].numpy().astype(np.float32)
+        joints = recording_joints(mocap_dir, file, LOOP_SECONDS)[:, :22].numpy().astype(np.float32)
         out.append(Recording(source, f"mocap/{file}", 0, joints, None, None, False))
     return out
 

@@ -103,8 +103,9 @@ class DatasetStats:
 # ---------------------------------------------------------------------------------------------
 # recordings -> clips
 
-def recording_joints(folder: str, name: str) -> torch.Tensor:
-    """One recording at 20 fps: smpl_52 joints [T, 52, 3] when it has fingers, else smpl_22 [T, 22, 3]."""
+def recording_joints(folder: str, name: str, loop_seconds: float | None = None) -> torch.Tensor:
+    """One recording at 20 fps: smpl_52 joints [T, 52, 3] when it has fingers, else smpl_22 [T, 22, 3]
+    (``loop_seconds``: a looping clip is repeated to at least that length, see ``motion.io.read_clip``)."""
 
     path = os.path.join(folder, name)
     if not os.path.isfile(path):
@@ -112,7 +113,7 @@ def recording_joints(folder: str, name: str) -> torch.Tensor:
     if name.endswith(".amc"):
         motion = read_motion(path[: -len(".amc")] + ".asf", amc_path=path)
     else:
-        motion = read_motion(path)
+        motion = read_motion(path, loop_seconds=loop_seconds)
     return resample(motion, FPS).joints
 
 
