@@ -4,7 +4,7 @@
 #   bash scripts/reproduce_forecasting.sh [SEED]
 # Fetches the mocap clips (scripts/fetch_mocap.sh), builds the dataset, trains all six models
 # with the same script and prints the tables (Table 1 with the bone-length and caption columns).
-# About 10 minutes on 2 CPU cores (24 when other jobs share them; 3748 windows, under 2 minutes the dataset).
+# About 15 minutes on 2 CPU cores (8,356 windows; under a minute the dataset).
 set -euo pipefail
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"  # one BLAS thread: far faster than two on a busy 2-core machine
 cd "$(dirname "$0")/.."

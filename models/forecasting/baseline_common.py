@@ -17,7 +17,10 @@ from .types import Conditioning, PoseWindows
 class ForecastModel(Protocol):
     name: str
 
-    def forecast(self, initial_pose: torch.Tensor, conditioning: Conditioning, horizon: int) -> torch.Tensor:
+    def forecast(self, initial_pose: torch.Tensor, conditioning: Conditioning, horizon: int,
+                 initial_visible: torch.Tensor | None = None, aspect=None) -> torch.Tensor:
+        """[B, J, 2] -> [B, horizon, J, 2]; ``initial_visible`` [B, J] and ``aspect`` (canvas width /
+        height, [B] or a number) are for models that need them (the bone head); others ignore them."""
         ...
 
 

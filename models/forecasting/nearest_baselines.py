@@ -23,7 +23,8 @@ class ConstantPose:
     def fit(self, train: PoseWindows) -> None:
         check_train(train)
 
-    def forecast(self, initial_pose, conditioning, horizon: int, initial_visible=None) -> torch.Tensor:
+    def forecast(self, initial_pose, conditioning, horizon: int, initial_visible=None,
+                 aspect=None) -> torch.Tensor:
         check_horizon(horizon)
         if not isinstance(initial_pose, torch.Tensor) or initial_pose.ndim != 3 or initial_pose.shape[-1] != 2:
             raise InputError("initial_pose", "expected a [B, J, 2] tensor")
@@ -90,7 +91,8 @@ class _NearestNeighbour:
     def _query_conditioning(self, conditioning):
         return None
 
-    def forecast(self, initial_pose, conditioning, horizon: int, initial_visible=None) -> torch.Tensor:
+    def forecast(self, initial_pose, conditioning, horizon: int, initial_visible=None,
+                 aspect=None) -> torch.Tensor:
         check_horizon(horizon)
         index = self.neighbours(initial_pose, conditioning, initial_visible)
         motion = fit_horizon(self._motion[index.clamp_min(0)], horizon)

@@ -111,7 +111,8 @@ class LSTMForecaster(_NeuralForecaster):
         pred = self.teacher_forced(fill_invisible(poses, visible)[:, :-1], windows.conditioning)
         return masked_mse(pred, poses[:, 1:], visible[:, 1:])
 
-    def forecast(self, initial_pose, conditioning, horizon: int, initial_visible=None) -> torch.Tensor:
+    def forecast(self, initial_pose, conditioning, horizon: int, initial_visible=None,
+                 aspect=None) -> torch.Tensor:
         pose, conditioning = self._query(initial_pose, conditioning, horizon)
         with eval_no_grad(self):
             cond = self.cond_proj(conditioning.pooled())
@@ -181,7 +182,7 @@ class CausalTransformerForecaster(_NeuralForecaster):
         pred = self.teacher_forced(fill_invisible(poses, visible)[:, :-1], windows.conditioning)
         return masked_mse(pred, poses[:, 1:], visible[:, 1:])
 
-    def forecast(self, initial_pose, conditioning, horizon: int, initial_visible=None,
+    def forecast(self, initial_pose, conditioning, horizon: int, initial_visible=None, aspect=None,
                  use_cache: bool = True) -> torch.Tensor:
         pose, conditioning = self._query(initial_pose, conditioning, horizon, self.max_len)
         with eval_no_grad(self):
@@ -311,7 +312,8 @@ class QuantizedTransformerForecaster(_NeuralForecaster):
             return logits.sum() * 0
         return F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=-100)
 
-    def forecast(self, initial_pose, conditioning, horizon: int, initial_visible=None) -> torch.Tensor:
+    def forecast(self, initial_pose, conditioning, horizon: int, initial_visible=None,
+                 aspect=None) -> torch.Tensor:
         pose, conditioning = self._query(initial_pose, conditioning, horizon, self.max_len)
         self._require_codebook()
         with eval_no_grad(self):

@@ -9,7 +9,6 @@ training features. Files written before (no "format"/"family") load unchanged.
 
 from __future__ import annotations
 
-import inspect
 import time
 
 import torch
@@ -74,13 +73,11 @@ def forecast_windows(model, windows: PoseWindows, horizon: int | None = None, ba
         model.eval()
         device = next(model.parameters()).device
     parts = []
-    takes_aspect = "aspect" in inspect.signature(model.forecast).parameters
     for begin in range(0, len(windows), batch_size):
         batch = windows.select(slice(begin, begin + batch_size)).to(device)
         # the bone-consistent head keeps lengths in canvas units, so it needs each window's aspect
-        extra = {"aspect": batch.aspect} if takes_aspect and batch.aspect is not None else {}
         parts.append(model.forecast(batch.poses[:, 0], batch.conditioning, horizon,
-                                    initial_visible=batch.visible[:, 0], **extra).cpu())
+                                    initial_visible=batch.visible[:, 0], aspect=batch.aspect).cpu())
     pred = torch.cat(parts)
     return pred if windows.box is None else from_pose_frame(pred, windows.box)
 
