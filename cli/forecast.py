@@ -46,7 +46,8 @@ def add_commands(commands) -> None:
                        help=f"dataset file from forecast-data (default: {DEFAULT_DATA})")
     bench.add_argument("--steps", type=int, default=1500, help="optimiser steps per trained model (default: 1500)")
     bench.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    bench.add_argument("--balance", type=float, default=DEFAULT_BALANCE, help=BALANCE_HELP + "; the same for every model")
+    bench.add_argument("--balance", type=float, default=DEFAULT_BALANCE,
+                       help=BALANCE_HELP + "; the same for every model")
     bench.add_argument("--json", default=None, help="also write all figures to this file")
 
     run = commands.add_parser("forecast", help="forecast poses from an image and a short text",

@@ -80,7 +80,8 @@ def _train(args) -> int:
         return 0
     metrics, _ = evaluate(model, test)
     command = "python -m posemotion " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["forecast-train"] else ""
-    record = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "balance": args.balance,
+    record = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+              "balance": args.balance,
               "train_windows": len(train), "test_windows": len(test), "seconds": round(history["seconds"], 1),
               "test_metrics": metrics, "command": command}
     paths = save_forecaster(model, args.out, record, pose_frame=POSE_FRAME if train.box is not None else None)

@@ -10,7 +10,8 @@ arm at the same time).
 text asks for nothing checkable ("hello", "does not jump"): such a text is not scored 0, the message
 says "no checkable fact in the text". On 2D sources (POSE_KEYPOINT, Detect Pose's landmarks) the
 text's facts that one view cannot judge (``facts.in_one_view``: turns, sitting, pose facts; a walk's
-direction) are listed as not judged and left out of the score. The facts are found by rules (``facts.py``'s thresholds), so
+direction) are listed as not judged and left out of the score. The facts are found by rules
+(``facts.py``'s thresholds), so
 a score says how much of the text these rules find, not what a person would judge.
 """
 
@@ -56,7 +57,8 @@ def satisfied(found: list[Fact], queries: list[FactQuery]) -> list[bool]:
 
 def query_lines(result: CheckResult) -> list[str]:
     """One line per fact of the text: "found: wave right" or "missing: wave right"."""
-    return [f"{'found' if ok else 'missing'}: {fact_label(query)}" for query, ok in zip(result.queries, result.satisfied)]
+    return [f"{'found' if ok else 'missing'}: {fact_label(query)}"
+            for query, ok in zip(result.queries, result.satisfied)]
 
 
 def check_motion_against_text(motion, text: str, fps: float | None = None, person: int = 0) -> CheckResult:

@@ -95,6 +95,7 @@ def test_2d_sources_leave_out_what_one_view_cannot_judge():
     only_turn = check_motion_against_text(frames, "turns around", fps=stick_figures.FPS)
     assert only_turn.score is None and "can be judged in one 2D view" in only_turn.message
     # the same text on the 3D motion judges the turn (and finds none)
-    motion = Motion(torch.from_numpy(stick_figures.walking(seconds=3.0, speed=1.2)).float(), stick_figures.FPS, "smpl_22")
+    walking = torch.from_numpy(stick_figures.walking(seconds=3.0, speed=1.2)).float()
+    motion = Motion(walking, stick_figures.FPS, "smpl_22")
     in_3d = check_motion_against_text(motion, "a person walks forward, then turns left")
     assert in_3d.not_judged == () and in_3d.satisfied == [True, False]
