@@ -170,9 +170,12 @@ def test_cli_ctrl_c_stops_the_server_side_run_and_exits_130(fake, tmp_path):
     """A real SIGINT to ``python -m posemotion run`` while the workflow runs."""
     fake.behaviour = "hang"
     interrupts, hanging_before = len(fake.interrupts), set(fake.hanging)
+    # As from a terminal: SIGINT at its default in the child, even when this test runs as a background
+    # job of a non-interactive shell (which starts it, and so every child, with SIGINT ignored).
     process = subprocess.Popen([sys.executable, "-m", "posemotion", "run", str(API / "pose_from_image.json"),
                                 "--server", fake.url, "--out", str(tmp_path)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not set(fake.hanging) - hanging_before and process.poll() is None and time.time() < deadline:
         time.sleep(0.1)
