@@ -45,6 +45,7 @@ from ..core.motion import Motion
 from ..core.pose_keypoint import person_arrays
 from ..core.resources import package_file
 from ..media.video import read_video
+from ..motion import deepmimic
 from ..motion.io import read_motion
 from ..motion.mirror import mirror_image_points, mirror_joints, swap_sides
 from ..motion.resample import resample_frames
@@ -63,10 +64,7 @@ VIEW_ELEVATIONS = (5.0, 30.0)  # near eye level and looking down
 MOCAP_CANVAS = (640, 480)  # virtual camera image (width, height)
 # DeepMimic's acrobatics (backflip, cartwheel, roll, spinkick) are left out: the captioner reads their
 # whole-body rotations as walks and waves, so "wave arms" taught a cartwheel out of the picture.
-DEEPMIMIC_CLIPS = tuple(f"deepmimic/humanoid3d_{name}.txt" for name in (
-    "crawl", "dance_a", "dance_b", "getup_facedown", "getup_faceup", "jump", "kick", "punch", "run", "spin",
-    "walk")) + tuple(f"deepmimic/walker/{name}.txt" for name in (
-        "0walk_forward", "turn_left0", "turn_left1", "turn_right0", "turn_right1"))
+DEEPMIMIC_CLIPS = tuple(clip for clip in deepmimic.CLIP_FILES if clip not in deepmimic.ACROBATICS)
 MOCAP_CLIPS = ("test.amc", "test_mocapbank.bvh", "test_freebvh.bvh") + DEEPMIMIC_CLIPS  # see scripts/fetch_mocap.sh
 # DeepMimic cycles are looped to this length: within one split clip (CLIP_FRAMES), so a repeated cycle
 # never lands on the test side of a clip it trained on (these recordings are all train-only).

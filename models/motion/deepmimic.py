@@ -47,6 +47,12 @@ FRAME_JOINTS = (
     ("left_hip", 4), ("left_knee", 1), ("left_ankle", 4), ("left_shoulder", 4), ("left_elbow", 1),
 )
 FRAME_VALUES = 1 + 3 + sum(n for _, n in FRAME_JOINTS)  # 44
+# The clips as scripts/fetch_mocap.sh lays them out under a mocap folder, alphabetical within each group.
+CLIP_FILES = tuple(f"deepmimic/humanoid3d_{name}.txt" for name in (
+    "backflip", "cartwheel", "crawl", "dance_a", "dance_b", "getup_facedown", "getup_faceup", "jump", "kick", "punch",
+    "roll", "run", "spin", "spinkick", "walk")) + tuple(f"deepmimic/walker/{name}.txt" for name in (
+        "0walk_forward", "turn_left0", "turn_left1", "turn_right0", "turn_right1"))
+ACROBATICS = tuple(f"deepmimic/humanoid3d_{name}.txt" for name in ("backflip", "cartwheel", "roll", "spinkick"))
 FPS_SNAP = 0.01  # a frame rate within this of a whole number is that number (0.033332 s -> 30 fps)
 
 

@@ -34,6 +34,7 @@ shorter than one window (2 s) are skipped with the reason, e.g. every Pose2Sim c
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,7 @@ from ..core.errors import InputError
 from ..core.layouts import MEDIAPIPE_33, SMPL_22, to_openpose_18
 from ..core.resources import ProgressCallback, package_file
 from ..media.video import read_video
+from ..motion import deepmimic
 from ..motion.resample import resample_frames
 from ..pose.detection import BODY_PRESENT, DetectionSettings, detect_poses
 from ..tokenizers.dataset import recording_joints
@@ -49,11 +51,8 @@ from .windows import FPS, MIN_WINDOW
 
 # source id -> file in the mocap folder (test.amc pairs with test.asf)
 MOCAP_CLIPS = {"cmu": "test.amc", "mocapbank": "test_mocapbank.bvh", "mixamo": "test_freebvh.bvh",
-               **{f"dm_{name}": f"deepmimic/humanoid3d_{name}.txt" for name in (
-                   "backflip", "cartwheel", "crawl", "dance_a", "dance_b", "getup_facedown", "getup_faceup", "jump",
-                   "kick", "punch", "roll", "run", "spin", "spinkick", "walk")},
-               **{f"dm_{name}": f"deepmimic/walker/{name}.txt" for name in (
-                   "0walk_forward", "turn_left0", "turn_left1", "turn_right0", "turn_right1")}}
+               **{"dm_" + os.path.basename(file)[:-4].removeprefix("humanoid3d_"): file
+                  for file in deepmimic.CLIP_FILES}}
 LOOP_SECONDS = 4.0  # DeepMimic's looping cycles (0.8-4.4 s) are repeated to at least this length
 # source id -> (package, path inside it)
 VIDEO_CLIPS = {
