@@ -18,4 +18,4 @@ BUNDLED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.pa
 # embedded SmolLM2 base and the bundled vqvae_small motion tokenizer.
 DEMO_ADAPTER = os.path.join(BUNDLED_DIR, "smollm2_vqvae_demo.safetensors")
 DEFAULT_CORPUS = os.path.join("data", "motion_corpus")  # where motion-corpus writes its folder
-DEFAULT_TOKENIZER = "vqvae_small.safetensors"  # the bundled motion tokenizer the demo adapter uses
+DEFAULT_TOKENIZER = "vqvae_corpus.safetensors"  # the bundled motion tokenizer the demo adapter uses

@@ -56,9 +56,11 @@ class _ReportTokens(StoppingCriteria):
 
     def __init__(self, progress: ProgressCallback, prompt_length: int, total: int):
         self.progress, self.prompt_length, self.total = progress, prompt_length, total
+        self.done = 0
 
     def __call__(self, input_ids, scores, **kwargs):
-        self.progress(min(input_ids.shape[1] - self.prompt_length, self.total), self.total)
+        self.done = min(input_ids.shape[1] - self.prompt_length, self.total)
+        self.progress(self.done, self.total)
         return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
@@ -85,7 +87,8 @@ def generate_ids(llm: MotionLLM, prompt: str, answer: str, steps: int | None = N
     grammar = MotionGrammar(llm.vocabulary, prompt_length, answer=answer, steps=steps,
                             max_steps=max(steps or 1, llm.vocabulary.steps_for_seconds(llm.max_seconds)),
                             eos_token_id=llm.eos_token_id)
-    stopping = StoppingCriteriaList([_ReportTokens(progress, prompt_length, max_new_tokens)] if progress else [])
+    reporter = _ReportTokens(progress, prompt_length, max_new_tokens) if progress else None
+    stopping = StoppingCriteriaList([reporter] if reporter else [])
     kwargs = {"do_sample": False} if sampling.greedy else {
         "do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": 0}
     if not sampling.greedy:
@@ -97,7 +100,7 @@ def generate_ids(llm: MotionLLM, prompt: str, answer: str, steps: int | None = N
     generated = output[0, prompt_length:].tolist()
     if llm.eos_token_id in generated:
         generated = generated[: generated.index(llm.eos_token_id)]
-    if progress:
+    if reporter and reporter.done < max_new_tokens:  # an answer that ended early: the bar still completes
         progress(max_new_tokens, max_new_tokens)
     return generated
 

@@ -56,13 +56,13 @@ def train_stage(llm: MotionLLM, items: list[MotionTextItem], stage: str, steps: 
 
 
 def train_motion_llm(llm: MotionLLM, items: list[MotionTextItem], align_steps: int, instruct_steps: int,
-                     batch_size: int = 8, seed: int = 0, bf16: bool = False,
+                     batch_size: int = 8, seed: int = 0, bf16: bool = False, lr: float | None = None,
                      progress: Callable[[str], ProgressCallback] | None = None,
                      log: Callable[[str], None] | None = None) -> dict:
-    """Both stages in order; ``progress(stage)`` gives each stage's progress callback."""
+    """Both stages in order; ``progress(stage)`` gives each stage's progress callback; ``lr`` None: STAGE_LR."""
     start = time.perf_counter()
     stages = []
     for stage, steps in (("align", align_steps), ("instruct", instruct_steps)):
-        stages.append(train_stage(llm, items, stage, steps, batch_size, seed=seed, bf16=bf16,
+        stages.append(train_stage(llm, items, stage, steps, batch_size, lr=lr, seed=seed, bf16=bf16,
                                   progress=progress(stage) if progress else None, log=log))
     return {"stages": stages, "seconds": time.perf_counter() - start, "items": len(items), "bf16": bf16}

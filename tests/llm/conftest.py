@@ -1,5 +1,4 @@
-"""Fixtures of the motion LLM tests: the real SmolLM2 tokenizer (read from the embedded GGUF once)
-and tiny motion tokenizers."""
+"""Fixtures of the motion LLM tests: the real SmolLM2 tokenizer, read from the embedded GGUF once."""
 
 from __future__ import annotations
 
