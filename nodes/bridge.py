@@ -43,6 +43,8 @@ MODEL_FOLDERS: dict[str, set[str]] = {
     "motion": {".safetensors", ".pth", ".tar", ".ckpt", ".pt", ".npy", ".json"},
     "smpl": {".npz", ".pkl", ".safetensors"},
     "posegen": {".safetensors", ".bin", ".pth", ".json"},
+    # motion LLM: base model folders and .gguf files, adapters, official MotionGPT checkpoints
+    "llm": {".safetensors", ".gguf", ".bin", ".tar", ".ckpt", ".pth", ".json"},
 }
 # ComfyUI's own folders the pack reads (Wan/PoseGen parts). ComfyUI registers them itself; the
 # fallback without ComfyUI needs their extensions.

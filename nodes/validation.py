@@ -20,6 +20,8 @@ from ..models.core.pose_keypoint import validate_pose_keypoint
 from ..models.forecasting.encoders import BlipEncoder
 from ..models.forecasting.model import OneStageForecaster
 from ..models.forecasting.types import Conditioning
+from ..models.llm.model import MotionLLM
+from ..models.llm.official import OfficialMotionGPT
 from ..models.media.images import validate_image
 from ..models.posegen.pipeline import PoseGenModels
 from ..models.posegen.segments import SegmentPlan
@@ -64,13 +66,16 @@ TYPE_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "POSEGEN_MODEL": _of_class("POSEGEN_MODEL from Load PoseGen", lambda v: isinstance(v, PoseGenModels)
                                and isinstance(v.transformer, ManagedModel)),
     "POSEGEN_PLAN": _of_class("POSEGEN_PLAN from PoseGen Plan Segments", lambda v: isinstance(v, SegmentPlan)),
+    "MOTION_LLM": _of_class("MOTION_LLM from Load Motion LLM",
+                            lambda v: isinstance(getattr(v, "managed", None), ManagedModel)
+                            and isinstance(getattr(v, "model", None), (MotionLLM, OfficialMotionGPT))),
 }
 
 
 # Combos listing files or folders: the bridge resolves the chosen name and its error names the folder
 # and where it looked (more help than the list), after refusing absolute and '..' names.
 FOLDER_COMBOS = {"video", "file", "checkpoint", "model", "transformer", "interpolation_model", "vae", "clip_vision",
-                 "text_encoder", "tokenizer", "base_lora", "interpolation_lora"}
+                 "text_encoder", "tokenizer", "base_lora", "interpolation_lora", "base", "adapter"}
 
 
 def check_input(name: str, spec: tuple, value) -> None:

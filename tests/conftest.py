@@ -15,6 +15,7 @@ from posemotion.models.forecasting.model import OneStageForecaster
 from posemotion.models.forecasting.training import save_forecaster
 from posemotion.models.media.video import read_video
 from posemotion.workflows.source.thumbnails import write_demo_inputs
+from support.tiny_llm import save_tiny_motion_llm
 from support.tiny_models import save_tiny_blip, save_tiny_posegen
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,6 +73,7 @@ def prepare_workflow_files(input_dir, models_dir, mocap_dir, tmp_path_factory) -
     write_demo_inputs(input_dir, mocap_dir)
     _forecast_models(models_dir)
     _posegen_models(models_dir, tmp_path_factory)
+    _llm_models(models_dir, tmp_path_factory)
 
 
 def _posegen_models(models_dir, tmp_path_factory):
@@ -85,6 +87,19 @@ def _posegen_models(models_dir, tmp_path_factory):
 
 
 _POSEGEN_CACHE = None
+
+
+def _llm_models(models_dir, tmp_path_factory):
+    """A tiny base folder and adapter in models/llm (support/tiny_llm.py), written once per session."""
+
+    global _LLM_CACHE
+    if _LLM_CACHE is None:
+        _LLM_CACHE = tmp_path_factory.mktemp("llm_models")
+        save_tiny_motion_llm(_LLM_CACHE)
+    shutil.copytree(_LLM_CACHE, models_dir / "llm", dirs_exist_ok=True)
+
+
+_LLM_CACHE = None
 
 
 def _forecast_models(models_dir):

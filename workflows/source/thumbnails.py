@@ -58,6 +58,7 @@ def write_demo_inputs(input_dir: Path, mocap_dir: Path) -> None:
     shutil.copy(_package_file("skimage", "data", "astronaut.png"), input_dir / "posemotion_person.png")
     shutil.copy(_package_file("Sports2D", "Demo", "demo.mp4"), input_dir / "posemotion_walk.mp4")
     shutil.copy(bvh, input_dir / "posemotion_mocap.bvh")
+    shutil.copy(Path(mocap_dir) / "test_freebvh.bvh", input_dir / "posemotion_mocap_2.bvh")  # in-betweening's 2nd clip
 
 
 @contextmanager
@@ -260,6 +261,48 @@ def _check_motion_against_text(prompt: dict) -> np.ndarray:
     return np.concatenate([cells, text_panel(lines)])
 
 
+def _llm_text_to_motion(prompt: dict) -> np.ndarray:
+    """Four frames of the motion the LLM wrote, then its prompt text."""
+    out = run_prompt(prompt, targets=[3])
+    return np.concatenate([grid(spread(frames(out, 3), 4)), text_panel([f"text: {prompt['2']['inputs']['text']}"])])
+
+
+def _llm_motion_to_text(prompt: dict) -> np.ndarray:
+    """Three frames of the clip, then the caption the motion LLM wrote for it."""
+    out = run_prompt(prompt, targets=[3, 4])
+    cells = grid([at(frames(out, 4), fraction) for fraction in (0.1, 0.5, 0.9)], columns=3)
+    return np.concatenate([cells, text_panel([f"LLM caption: {out['3']['result'][0]}"])])
+
+
+def _llm_predict_motion(prompt: dict) -> np.ndarray:
+    """Two frames of the clip's end the LLM read, two of what it predicted."""
+    out = run_prompt(prompt, targets=[4])
+    drawings, inputs = frames(out, 4), prompt["3"]["inputs"]
+    given = inputs["context_seconds"] / (inputs["context_seconds"] + inputs["seconds"])
+    cells = [at(drawings, given * f) for f in (0.2, 0.8)] + [at(drawings, given + (1 - given) * f) for f in (0.4, 0.95)]
+    return np.concatenate([grid(cells), text_panel([
+        f"top: the clip's last {inputs['context_seconds']:g} s the LLM read; bottom: the {inputs['seconds']:g} s it "
+        "predicted"])])
+
+
+def _llm_inbetween_motions(prompt: dict) -> np.ndarray:
+    """The end of the first clip, two frames of the generated middle, the start of the last clip."""
+    out = run_prompt(prompt, targets=[5])
+    drawings, inputs = frames(out, 5), prompt["4"]["inputs"]
+    edge = inputs["context_seconds"] / (2 * inputs["context_seconds"] + inputs["seconds"])
+    cells = [at(drawings, edge * 0.5)] + [at(drawings, edge + (1 - 2 * edge) * f) for f in (0.33, 0.67)] + \
+        [at(drawings, 1 - edge * 0.5)]
+    return np.concatenate([grid(cells), text_panel([
+        f"top left: the first clip's end; then {inputs['seconds']:g} s written by the LLM; bottom right: the second "
+        "clip's start"])])
+
+
+def _llm_posegen_from_text(prompt: dict) -> np.ndarray:
+    """PoseGen's inputs: the reference photo and three skeleton frames of the motion the LLM wrote."""
+    out = run_prompt(prompt, targets=[1, 5])
+    return grid([frames(out, 1)[0]] + spread(frames(out, 5), 3))
+
+
 # workflow -> its thumbnail from an API prompt (README's workflow table says what each shows)
 RECIPES: dict[str, Callable[[dict], np.ndarray]] = {
     "pose_from_image": _pose_from_image,
@@ -273,6 +316,11 @@ RECIPES: dict[str, Callable[[dict], np.ndarray]] = {
     "posegen_from_forecast": _posegen_from_forecast,
     "describe_motion": _describe_motion,
     "check_motion_against_text": _check_motion_against_text,
+    "llm_text_to_motion": _llm_text_to_motion,
+    "llm_motion_to_text": _llm_motion_to_text,
+    "llm_predict_motion": _llm_predict_motion,
+    "llm_inbetween_motions": _llm_inbetween_motions,
+    "llm_posegen_from_text": _llm_posegen_from_text,
 }
 
 
