@@ -2,7 +2,10 @@
 
 Every motion answer is decoded under :class:`~.grammar.MotionGrammar`, so it is a well-formed motion
 of exactly the requested number of token steps (``seconds * fps / downsample``, rounded); the motion
-tokenizer then decodes it to a MOTION (``smpl_22`` joints, canonical frame, the tokenizer's fps).
+tokenizer then decodes it to a MOTION (``smpl_22`` joints, canonical frame, the tokenizer's fps),
+with every bone held at its median length over the motion (``motion/humanml3d.steady_bones``: the
+tokenizers' decoders predict joint positions, and the worst bone of a decoded corpus window varies by a
+median factor of 2.4 between its shortest and longest frame).
 Sampling takes ``temperature``, ``top_p`` and ``seed`` (the same seed gives the same motion);
 ``greedy=True`` takes the most likely token each step. ``progress(done, total)`` is called once per
 generated token (a ComfyUI progress callback raises there when the user interrupts).
@@ -22,6 +25,7 @@ from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteria
 from ..core.errors import InputError
 from ..core.motion import Motion
 from ..core.resources import ProgressCallback
+from ..motion.humanml3d import steady_bones
 from ..tokenizers.base import MotionTokens
 from ..tokenizers.codec import decode_motion, encode_motion
 from .grammar import MotionGrammar, check_answer
@@ -157,7 +161,9 @@ def _join(parts: list[MotionTokens]) -> MotionTokens:
 
 
 def _decoded(llm: MotionLLM, tokens: MotionTokens, prompt: str) -> MotionAnswer:
-    return MotionAnswer(decode_motion(llm.motion_tokenizer, tokens), tokens, prompt)
+    motion = decode_motion(llm.motion_tokenizer, tokens)
+    steady = torch.from_numpy(steady_bones(motion.joints))  # the decoder lets bone lengths drift
+    return MotionAnswer(Motion(steady, motion.fps, motion.layout), tokens, prompt)
 
 
 def text_to_motion(llm: MotionLLM, text: str, seconds: float = 4.0, start_pose=None, end_pose=None,

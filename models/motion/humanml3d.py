@@ -189,17 +189,35 @@ def to_uniform_skeleton(joints) -> np.ndarray:
 
 def _uniform(joints: torch.Tensor) -> torch.Tensor:
     parents = PARENTS[22]
-    bones = joints[:, 1:] - joints[:, list(parents[1:])]
-    lengths = bones.norm(dim=-1)
+    lengths = (joints[:, 1:] - joints[:, list(parents[1:])]).norm(dim=-1)
     _check_bones(lengths, 22)
     leg = [j - 1 for j in _LEG_JOINTS]
     scale = UNIFORM_BONE_LENGTHS[leg].sum() / float(lengths[0, leg].sum())
-    directions = bones / lengths[..., None]
+    return _with_lengths(joints, torch.as_tensor(UNIFORM_BONE_LENGTHS, dtype=joints.dtype), joints[:, 0] * scale)
+
+
+def _with_lengths(joints: torch.Tensor, lengths: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
+    """Joints rebuilt from ``root`` outwards: every bone keeps its direction and takes ``lengths[j-1]``."""
+    parents = PARENTS[joints.shape[1]]
+    bones = joints[:, 1:] - joints[:, list(parents[1:])]
+    directions = bones / bones.norm(dim=-1, keepdim=True).clamp_min(1e-9)
     out = torch.zeros_like(joints)
-    out[:, 0] = joints[:, 0] * scale
-    for j in range(1, 22):  # parents come before children in smpl_22 order
-        out[:, j] = out[:, parents[j]] + directions[:, j - 1] * UNIFORM_BONE_LENGTHS[j - 1]
+    out[:, 0] = root
+    for j in range(1, joints.shape[1]):  # parents come before children in SMPL order
+        out[:, j] = out[:, parents[j]] + directions[:, j - 1] * lengths[j - 1]
     return out
+
+
+def steady_bones(joints) -> np.ndarray:
+    """Every bone at its median length over the clip, directions kept: float32 [T, J, 3]. The pelvis
+    keeps its horizontal path; each frame moves up or down so that its lowest joint keeps its height
+    (a foot on the floor stays there). Decoders that predict joint positions (the tokenizers'
+    HumanML3D features) let bone lengths drift from frame to frame; a body's do not."""
+    joints = _check_joints(joints)
+    lengths = torch.from_numpy(bone_lengths(joints)).to(joints.dtype)
+    steady = _with_lengths(joints, lengths, joints[:, 0])
+    steady[..., 1] += (joints[..., 1].min(dim=1).values - steady[..., 1].min(dim=1).values)[:, None]
+    return steady.numpy().astype(np.float32)
 
 
 def _check_bones(lengths: torch.Tensor, num_joints: int) -> None:

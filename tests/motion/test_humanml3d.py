@@ -371,3 +371,23 @@ def test_smallest_rotation_between_directions_including_opposite_ones():
     axis = unit(torch.linalg.cross(u[:60], v[:60], dim=-1))
     torch.testing.assert_close((rotation[:60] @ axis[..., None])[..., 0], axis)
     torch.testing.assert_close(cont6d_to_matrix(matrix_to_cont6d(rotation)), rotation)
+
+
+def test_steady_bones_holds_each_bone_at_its_median_length_and_keeps_directions(real_clips):
+    joints = torch.from_numpy(real_clips["cmu_asf_amc"]).float()
+    generator = torch.Generator().manual_seed(0)
+    jittered = joints + 0.03 * torch.randn(joints.shape, generator=generator)  # a decoder's position noise
+    steady = torch.from_numpy(h.steady_bones(jittered))
+    parents = list(h.PARENTS[22][1:])
+    before = jittered[:, 1:] - jittered[:, parents]
+    after = steady[:, 1:] - steady[:, parents]
+    lengths = after.norm(dim=-1)
+    assert (lengths.max(0).values - lengths.min(0).values).max() < 1e-5  # one length per bone
+    assert torch.allclose(lengths[0], torch.from_numpy(h.bone_lengths(jittered)).float(), atol=1e-5)
+    cosine = torch.nn.functional.cosine_similarity(before, after, dim=-1)
+    assert cosine.min() > 1 - 1e-5  # every bone points where it pointed
+    assert torch.equal(steady[:, 0, [0, 2]], jittered[:, 0, [0, 2]])  # the pelvis's horizontal path is untouched
+    lowest = steady[..., 1].min(dim=1).values
+    assert torch.allclose(lowest, jittered[..., 1].min(dim=1).values, atol=1e-5)  # feet stay on the floor
+    clean = torch.from_numpy(h.steady_bones(joints))  # a real body's bones are already steady
+    assert (clean - joints).abs().max() < 0.01
