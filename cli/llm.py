@@ -1,9 +1,10 @@
-"""Options of the motion LLM commands: ``text-to-motion``, ``motion-to-text`` and ``llm-train``.
-The work lives in llm_commands.py."""
+"""Options of the motion LLM commands: ``text-to-motion``, ``motion-to-text``, ``llm-train`` and ``llm-eval``.
+The work lives in llm_commands.py (llm-eval's in llm_eval_commands.py)."""
 
 from __future__ import annotations
 
 from ..models.llm import DEFAULT_CORPUS, DEFAULT_TOKENIZER, DEMO_ADAPTER
+from .evaluator import DEFAULT_CHECKPOINT as EVALUATOR_CHECKPOINT
 
 
 def _model_options(parser) -> None:
@@ -51,19 +52,52 @@ def add_commands(commands) -> None:
     train.add_argument("--align-steps", type=int, default=100, help="stage 1 steps (default: 100)")
     train.add_argument("--instruct-steps", type=int, default=100, help="stage 2 steps (default: 100)")
     train.add_argument("--batch-size", type=int, default=8, help="global batch (default: 8)")
+    train.add_argument("--lr", type=float, default=None,
+                       help="learning rate of both stages (default: the paper's, 2e-4 align and 1e-4 instruct)")
     train.add_argument("--rank", type=int, default=8, help="LoRA rank (default: 8)")
     train.add_argument("--alpha", type=int, default=16, help="LoRA alpha (default: 16)")
     train.add_argument("--targets", default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
                        help="LoRA target modules, comma-separated (default: attention and MLP projections)")
     train.add_argument("--bf16", action="store_true", help="bfloat16 autocast for forward and backward")
     train.add_argument("--limit-items", type=int, default=None, help="use only the first N training items")
+    train.add_argument("--max-item-seconds", type=float, default=None,
+                       help="leave out training items longer than this (shorter sequences train faster on a CPU)")
     train.add_argument("--seed", type=int, default=0, help="seed of the examples and batches (default: 0)")
     train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    train.add_argument("--init-adapter", default=None,
+                       help="continue training this adapter (same base and tokenizer) instead of a fresh LoRA")
     train.add_argument("--out", default="data/llm/adapter.safetensors", help="adapter file to write")
     train.set_defaults(run=run_command)
+
+    evaluate = commands.add_parser(
+        "llm-eval", help="evaluate the motion LLM on a held-out split against baselines (one table)",
+        description="Text-to-motion (R-precision top-1/2/3, FID, MM-Dist, Diversity in the text-motion "
+                    "evaluator's space, predicate satisfaction) and motion-to-text (BLEU-4, ROUGE-L, predicate "
+                    "satisfaction) of the motion LLM on a split of a HumanML3D-layout folder, beside the ground "
+                    "truth, retrieval, random tokens / captions and the captioner.")
+    evaluate.add_argument("--adapter", default=DEMO_ADAPTER,
+                          help="motion LLM adapter (.safetensors; default: the bundled demo adapter)")
+    evaluate.add_argument("--base", default=None, help="base LM folder or .gguf (default: the embedded SmolLM2 GGUF)")
+    evaluate.add_argument("--data", default=DEFAULT_CORPUS, help=f"HumanML3D-layout folder (default: {DEFAULT_CORPUS})")
+    evaluate.add_argument("--evaluator", default=EVALUATOR_CHECKPOINT,
+                          help=f"text-motion evaluator (.safetensors; default: {EVALUATOR_CHECKPOINT})")
+    evaluate.add_argument("--split", default="test", help="held-out split (default: test)")
+    evaluate.add_argument("--limit", type=int, default=None,
+                          help="evaluate a seeded random subset of N items (default: all)")
+    evaluate.add_argument("--seed", type=int, default=0,
+                          help="caption line choice, subset, sampling and baselines' seed (default: 0)")
+    evaluate.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    evaluate.add_argument("--out", default=None, help="also write the figures to this JSON file")
+    evaluate.set_defaults(run=run_eval_command)
 
 
 def run_command(args) -> int:
     from .llm_commands import run_command as run  # torch and transformers: imported when the command runs
+
+    return run(args)
+
+
+def run_eval_command(args) -> int:
+    from .llm_eval_commands import run_command as run  # torch, transformers and MiniLM: only when it runs
 
     return run(args)

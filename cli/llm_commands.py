@@ -12,7 +12,7 @@ import torch
 from ..models.captioning.check import check_motion_against_text
 from ..models.core.errors import InputError
 from ..models.core.resources import console_progress
-from ..models.llm.adapter import open_motion_llm, save_adapter
+from ..models.llm.adapter import load_motion_llm, open_motion_llm, read_adapter_header, save_adapter
 from ..models.llm.base import check_dtype, load_base
 from ..models.llm.data import load_items
 from ..models.llm.generate import Sampling, motion_to_text, text_to_motion
@@ -40,7 +40,7 @@ def _sampling(args) -> Sampling:
 
 
 def _open(args):
-    return open_motion_llm(args.adapter, args.base, args.tokenizer, check_dtype(args.dtype))
+    return open_motion_llm(args.adapter, args.base, args.tokenizer, check_dtype(args.dtype), merge=True)
 
 
 def generate_to_files(text: str, seconds: float, out_dir: str, llm=None, args=None) -> dict:
@@ -62,15 +62,25 @@ def _train(args) -> int:
     lora = LoraSettings(args.rank, args.alpha, targets=tuple(t.strip() for t in args.targets.split(",") if t.strip()))
     started = time.perf_counter()
     base = load_base(args.base)
-    llm = build_motion_llm(base, load_tokenizer(tokenizer_path), lora)
+    if args.init_adapter:  # its LoRA settings and rows are the starting point; --rank/--alpha/--targets unused
+        llm = load_motion_llm(base, load_tokenizer(tokenizer_path), args.init_adapter)
+        print(f"continuing {args.init_adapter}")
+    else:
+        llm = build_motion_llm(base, load_tokenizer(tokenizer_path), lora)
     trainable, total = trainable_parameters(llm)
     print(f"base {base.name}: {total / 1e6:.1f} M parameters, {trainable / 1e6:.2f} M trainable "
           f"({100 * trainable / total:.2f} %); {llm.vocabulary.num_added} motion tokens added")
     items = load_items(llm, args.data, "train", console_progress("tokenising the train split"), args.limit_items)
+    if args.max_item_seconds is not None:
+        items = [item for item in items if item.tokens.num_frames / item.tokens.fps <= args.max_item_seconds]
     print(f"{len(items)} training items (motion windows with their captions) from {args.data}")
     record = train_motion_llm(llm, items, args.align_steps, args.instruct_steps, args.batch_size, args.seed,
-                              args.bf16, progress=lambda stage: console_progress(f"stage {stage}"), log=print)
-    command = "python -m posemotion " + " ".join(sys.argv[1:])
+                              args.bf16, lr=args.lr, progress=lambda stage: console_progress(f"stage {stage}"),
+                              log=print)
+    # as the other trainers: only a real command line is recorded (not the argv of whatever called main())
+    command = "python -m posemotion " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["llm-train"] else ""
+    if args.init_adapter:
+        record["continued_from"] = read_adapter_header(args.init_adapter) | {"file": args.init_adapter}
     record = {**record, "command": command, "data": os.path.abspath(args.data) if args.data else None,
               "total_seconds": time.perf_counter() - started}
     paths = save_adapter(llm, args.out, {"training": record}, tokenizer_file=tokenizer_path)

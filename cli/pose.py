@@ -8,11 +8,14 @@ DETECT_OUT_SUFFIX = "_poses"  # detect VIDEO writes to <video stem>_poses unless
 
 def add_commands(commands) -> None:
     demo = commands.add_parser(
-        "demo", help="detect poses in a bundled street clip, then forecast poses from a bundled image",
+        "demo", help="detect poses in a bundled street clip, forecast poses from a bundled image, generate a "
+                     "motion from text",
         description="Detect poses in the street clip that the sports2d package ships and write skeleton and "
                     "normal-map videos, then forecast 45 frames from the first frame of pose2sim's recording "
-                    "with the bundled forecaster.")
+                    "with the bundled forecaster, then generate a 4-second 3D motion for 'a person walks forward' "
+                    "with the motion LLM (embedded SmolLM2 + bundled adapter) as BVH and a skeleton video.")
     demo.add_argument("--out", default=DEMO_OUT, help=f"output folder (default: {DEMO_OUT})")
+    demo.add_argument("--skip-llm", action="store_true", help="leave out the text-to-motion step (about a minute)")
     detect = commands.add_parser(
         "detect", help="detect poses in a video and render them",
         description="Detect body and hand poses in a video; write skeleton, hand-normal and body-normal videos "

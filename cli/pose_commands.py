@@ -8,8 +8,14 @@ from ..models.captioning.phrasing import fact_label
 from ..models.core.resources import demo_clip
 from ..models.forecasting.inference import DEMO_FORECAST_TEXT, DEMO_FPS, forecast_demo
 from ..models.forecasting.text_metrics import LONG_RATIO, check_forecast_frames
+from ..models.llm import DEMO_ADAPTER
+from ..models.llm.adapter import open_motion_llm
 from ..models.pose.pipeline import detect_video_to_files
+from .llm_commands import generate_to_files
 from .pose import DETECT_OUT_SUFFIX
+
+DEMO_LLM_TEXT = "a person walks forward"
+DEMO_LLM_SECONDS = 4.0
 
 
 def run_command(args) -> int:
@@ -31,4 +37,16 @@ def run_command(args) -> int:
         print(f"checker (rules, 2D): {len(found)} of {len(check['queries'])} facts of the text found in the forecast "
               f"({', '.join(found) or 'none'}); longest bone {check['worst_ratio']:.2f}x its frame-0 length "
               f"(limit {LONG_RATIO}x)")
+        if not args.skip_llm:
+            _text_to_motion_step(out)
     return 0
+
+
+def _text_to_motion_step(out) -> None:
+    """The demo's motion LLM step: DEMO_LLM_TEXT -> 4 s of 3D motion -> BVH, npz and a skeleton video."""
+    llm = open_motion_llm(DEMO_ADAPTER, merge=True)
+    result = generate_to_files(DEMO_LLM_TEXT, DEMO_LLM_SECONDS, str(Path(out) / "text_to_motion"), llm)
+    motion = result["motion"]
+    print(f"motion LLM ({llm.base.name} + bundled adapter): {motion.num_frames} frames for {DEMO_LLM_TEXT!r} in "
+          f"{result['seconds']:.1f} s; wrote {result['paths']['mp4']} and {result['paths']['bvh']}")
+    print(f"checker (rules, 3D): {result['check'].message}")

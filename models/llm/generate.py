@@ -160,10 +160,15 @@ def _join(parts: list[MotionTokens]) -> MotionTokens:
     return MotionTokens(ids, first.codebook_sizes, first.tokenizer, sum(p.num_frames for p in parts), first.fps)
 
 
-def _decoded(llm: MotionLLM, tokens: MotionTokens, prompt: str) -> MotionAnswer:
+def tokens_to_motion(llm: MotionLLM, tokens: MotionTokens) -> Motion:
+    """The MOTION of motion tokens: the tokenizer's decoding with every bone held steady (module docstring)."""
     motion = decode_motion(llm.motion_tokenizer, tokens)
     steady = torch.from_numpy(steady_bones(motion.joints))  # the decoder lets bone lengths drift
-    return MotionAnswer(Motion(steady, motion.fps, motion.layout), tokens, prompt)
+    return Motion(steady, motion.fps, motion.layout)
+
+
+def _decoded(llm: MotionLLM, tokens: MotionTokens, prompt: str) -> MotionAnswer:
+    return MotionAnswer(tokens_to_motion(llm, tokens), tokens, prompt)
 
 
 def text_to_motion(llm: MotionLLM, text: str, seconds: float = 4.0, start_pose=None, end_pose=None,
