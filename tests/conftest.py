@@ -15,7 +15,7 @@ from posemotion.models.forecasting.model import OneStageForecaster
 from posemotion.models.forecasting.training import save_forecaster
 from posemotion.models.media.video import read_video
 from posemotion.workflows.source.thumbnails import write_demo_inputs
-from support.tiny_llm import save_tiny_motion_llm
+from support.llm_tiny_parts import save_tiny_motion_llm
 from support.tiny_models import save_tiny_blip, save_tiny_posegen
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,7 +90,7 @@ _POSEGEN_CACHE = None
 
 
 def _llm_models(models_dir, tmp_path_factory):
-    """A tiny base folder and adapter in models/llm (support/tiny_llm.py), written once per session."""
+    """A tiny base folder and adapter in models/llm (support/llm_tiny_parts.py), written once per session."""
 
     global _LLM_CACHE
     if _LLM_CACHE is None:

@@ -14,7 +14,6 @@ from contextlib import redirect_stdout
 from io import StringIO
 
 import pytest
-import torch
 from posemotion.cli.main import main
 from posemotion.models.llm.adapter import read_adapter_header
 from posemotion.models.llm.base import embedded_base_path, tiny_base
@@ -25,14 +24,7 @@ from safetensors.torch import load_file
 from support.llm_tiny_parts import MOCAP_CLIP, tiny_motion_tokenizer, write_tiny_corpus
 from transformers import AutoTokenizer
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models are all per-op overhead: one torch thread is faster on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: per-op overhead, one thread is faster
 
 
 @pytest.fixture(scope="module")

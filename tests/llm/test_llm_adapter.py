@@ -22,13 +22,7 @@ from support.llm_tiny_parts import tiny_llm, tiny_motion_tokenizer
 MERGE_TOLERANCE = 1e-4  # absolute; float32 rounding of the folded LoRA products (measured 2.8e-5 on logits up to 7.3)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models are all per-op overhead: one torch thread is faster on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: per-op overhead, one thread is faster
 
 
 def logits(llm) -> torch.Tensor:

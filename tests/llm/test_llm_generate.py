@@ -30,13 +30,7 @@ from support.llm_tiny_parts import mocap_joints, tiny_llm
 FPS, DOWNSAMPLE = 20.0, 4  # the tiny motion tokenizer's
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """A tiny LM is all per-step overhead: one thread is faster on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: per-op overhead, one thread is faster
 
 
 @pytest.fixture(scope="module")

@@ -40,13 +40,7 @@ class Adversary(LogitsProcessor):
         return scores
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The tiny LM is dominated by per-step overhead: one thread is ~10x faster on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: per-op overhead, one thread is faster
 
 
 def motion_lm(smol_tokenizer, kind: str):

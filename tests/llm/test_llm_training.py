@@ -24,13 +24,7 @@ TRAIN_STEPS = 30
 LOSS_DROP = 0.8  # the answer loss after TRAIN_STEPS (batch 1) is below 80 % of the loss before (measured: 10.8 -> 5.9)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models are all per-op overhead: one torch thread is faster on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: per-op overhead, one thread is faster
 
 
 @pytest.fixture(scope="module")

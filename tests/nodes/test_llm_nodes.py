@@ -1,4 +1,4 @@
-"""Motion LLM nodes on a tiny random LLM installed in models/llm (support/tiny_llm.py) and the real
+"""Motion LLM nodes on a tiny random LLM installed in models/llm (support/llm_tiny_parts.py) and the real
 MocapBank clip: loading, the four tasks, progress and interrupts per token, and each bad input
 refused by name. The tiny model's motions are grammatical but meaningless: only lengths, frame rates,
 determinism and errors are checked here."""
@@ -18,7 +18,7 @@ from posemotion.models.tokenizers.codec import encode_motion
 from posemotion.nodes import NODE_CLASS_MAPPINGS as NODES
 from posemotion.nodes import bridge
 from posemotion.nodes.llm_nodes import DEMO_CHOICE, EMBEDDED
-from support.tiny_llm import TINY_ADAPTER, TINY_BASE
+from support.llm_tiny_parts import TINY_ADAPTER, TINY_BASE
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SAMPLE = {"seed": 3, "sampling": "sample", "temperature": 1.0, "top_p": 0.95}

@@ -1,5 +1,5 @@
-"""Tiny motion LLMs in memory and a tiny HumanML3D-layout folder, for the motion LLM tests (tests/llm,
-tests/cli/test_llm_cli.py).
+"""Tiny motion LLMs in memory and on disk, and a tiny HumanML3D-layout folder, for the motion LLM tests
+(tests/llm, tests/cli/test_llm_cli.py) and the workflow tests (:func:`save_tiny_motion_llm`).
 
 A tiny motion LLM is ``tiny_base`` (a random 2-layer LLaMA of width 32 on the real SmolLM2 tokenizer)
 extended with an untrained tiny motion tokenizer (16 codes). Its LoRA B matrices start at zero (peft),
@@ -14,16 +14,21 @@ as ``smpl_22``, resampled to the layout's 20 fps) with hand-written captions, wr
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
-from posemotion.models.llm.base import tiny_base
+from posemotion.models.llm.adapter import save_adapter
+from posemotion.models.llm.base import embedded_base_path, tiny_base
 from posemotion.models.llm.model import LoraSettings, build_motion_llm
 from posemotion.models.motion.dataset_folder import format_text_line, write_item, write_split, write_stats
 from posemotion.models.motion.humanml3d import joints_to_features
 from posemotion.models.motion.io import read_motion
 from posemotion.models.motion.resample import resample
+from posemotion.models.tokenizers import BUNDLED_DIR as TOKENIZERS_DIR
+from posemotion.models.tokenizers.checkpoints import load_tokenizer
 from posemotion.models.tokenizers.training import make_tokenizer
+from transformers import AutoTokenizer
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MOCAP_CLIP = os.path.join(REPO, "data", "mocap", "test_mocapbank.bvh")
@@ -85,3 +90,24 @@ def write_tiny_corpus(folder: str, items: int = 4) -> list[str]:
     write_split(folder, "train", names)
     write_split(folder, "test", names)
     return names
+
+
+TINY_BASE = "tiny-smollm2"  # folder name in models/llm (workflows/source/llm.py's TINY_LLM)
+TINY_ADAPTER = "tiny_motion_llm.safetensors"
+TINY_ADAPTER_TOKENIZER = "vqvae_small.safetensors"  # bundled
+
+
+def save_tiny_motion_llm(folder) -> tuple[Path, Path]:
+    """A tiny motion LLM as a user would install one in models/llm: ``folder/TINY_BASE/`` (the random
+    tiny LLaMA saved with the SmolLM2 tokenizer) and ``folder/TINY_ADAPTER`` (+ .json), an untrained
+    adapter with the bundled vqvae_small tokenizer (named in it, so loading finds it); returns both
+    paths (~6 s: the tokenizer is read from the embedded GGUF)."""
+    folder = Path(folder)
+    gguf_folder, gguf_name = os.path.split(embedded_base_path())
+    tokenizer = AutoTokenizer.from_pretrained(gguf_folder, gguf_file=gguf_name, local_files_only=True)
+    base = tiny_base(tokenizer)
+    base.model.save_pretrained(folder / TINY_BASE)  # before the motion tokens extend it in place
+    tokenizer.save_pretrained(folder / TINY_BASE)
+    llm = build_motion_llm(base, load_tokenizer(os.path.join(TOKENIZERS_DIR, TINY_ADAPTER_TOKENIZER)))
+    save_adapter(llm, str(folder / TINY_ADAPTER), tokenizer_file=TINY_ADAPTER_TOKENIZER)
+    return folder / TINY_BASE, folder / TINY_ADAPTER

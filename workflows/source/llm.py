@@ -2,13 +2,13 @@
 and text -> motion -> PoseGen video.
 
 The shipped files load the embedded SmolLM2 base with the bundled demo adapter. ``TEST_SETTINGS``
-swaps in the tiny base folder and adapter that tests/support/tiny_llm.py writes to models/llm (random
+swaps in the tiny base folder and adapter that tests/support/llm_tiny_parts.py writes to models/llm (random
 weights: fast, grammatical, meaningless) and shortens what is generated.
 """
 
 LLM = {"base": "[embedded] SmolLM2-135M-Instruct", "adapter": "[bundled] smollm2_vqvae_demo.safetensors",
        "dtype": "float32", "merge_lora": True}
-TINY_LLM = {"base": "tiny-smollm2", "adapter": "tiny_motion_llm.safetensors"}  # tests/support/tiny_llm.py
+TINY_LLM = {"base": "tiny-smollm2", "adapter": "tiny_motion_llm.safetensors"}  # tests/support/llm_tiny_parts.py
 TEXT = "a person walks forward, then waves with the right hand"
 POSEGEN_PARTS = {"transformer": "posegen/720p-81f-base", "interpolation_model": "posegen/720p-81f-cond",
                  "vae": "wan2.1_vae", "clip_vision": "clip_vision_h.safetensors",
