@@ -10,9 +10,10 @@ import time
 import torch
 
 from ..models.captioning.check import check_motion_against_text
+from ..models.core.checkpoint import config_path_of
 from ..models.core.errors import InputError
 from ..models.core.resources import console_progress
-from ..models.llm.adapter import load_motion_llm, open_motion_llm, read_adapter_header, save_adapter
+from ..models.llm.adapter import load_motion_llm, open_motion_llm, save_adapter
 from ..models.llm.base import check_dtype, load_base
 from ..models.llm.data import load_items
 from ..models.llm.generate import Sampling, motion_to_text, text_to_motion
@@ -79,13 +80,22 @@ def _train(args) -> int:
                               log=print)
     # as the other trainers: only a real command line is recorded (not the argv of whatever called main())
     command = "python -m posemotion " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["llm-train"] else ""
-    if args.init_adapter:
-        record["continued_from"] = read_adapter_header(args.init_adapter) | {"file": args.init_adapter}
+    if args.init_adapter:  # what made the starting adapter, so that the pair of commands reproduces this one
+        record["continued_from"] = {"file": os.path.basename(args.init_adapter),
+                                    "training": _training_record(args.init_adapter)}
     record = {**record, "command": command, "data": os.path.abspath(args.data) if args.data else None,
               "total_seconds": time.perf_counter() - started}
     paths = save_adapter(llm, args.out, {"training": record}, tokenizer_file=tokenizer_path)
     print(f"wrote {paths[0]} ({os.path.getsize(paths[0]) / 1e6:.1f} MB) and {paths[1]}")
     return 0
+
+
+def _training_record(adapter: str) -> dict | None:
+    try:
+        with open(config_path_of(adapter)) as handle:
+            return json.load(handle).get("training")
+    except (OSError, ValueError):
+        return None
 
 
 def run_command(args) -> int:

@@ -14,6 +14,7 @@ from contextlib import redirect_stdout
 from io import StringIO
 
 import pytest
+import torch
 from posemotion.cli.main import main
 from posemotion.models.llm.adapter import read_adapter_header
 from posemotion.models.llm.base import embedded_base_path, tiny_base
@@ -80,6 +81,19 @@ def test_command_is_not_recorded_when_called_in_process(setup, tmp_path, capsys)
                  "--align-steps", "1", "--instruct-steps", "0", "--batch-size", "1", "--limit-items", "1",
                  "--out", out]) == 0
     assert json.loads(open(out.replace(".safetensors", ".json")).read())["training"]["command"] == ""
+
+
+def test_llm_train_continues_an_adapter_and_records_what_made_it(trained, setup, tmp_path):
+    adapter, argv, _ = trained
+    out = str(tmp_path / "continued.safetensors")
+    assert main(["llm-train", "--data", setup["data"], "--tokenizer", setup["tokenizer"], "--base", setup["base"],
+                 "--init-adapter", adapter, "--align-steps", "1", "--instruct-steps", "0", "--batch-size", "1",
+                 "--out", out]) == 0
+    before, after = load_file(adapter), load_file(out)
+    assert before.keys() == after.keys() and any(not torch.equal(before[k], after[k]) for k in before)
+    record = json.loads(open(out.replace(".safetensors", ".json")).read())["training"]
+    assert record["continued_from"]["file"] == os.path.basename(adapter)
+    assert record["continued_from"]["training"]["command"] == "python -m posemotion " + " ".join(argv)
 
 
 def bvh_frames(path: str) -> int:
