@@ -40,7 +40,7 @@ def run_command(args) -> int:
         raise InputError("adapter", f"adapter file not found: {args.adapter!r} (train one with python -m posemotion "
                                     "llm-train)")
     evaluator = load_evaluator(args.evaluator)
-    llm = open_motion_llm(args.adapter, base=args.base)
+    llm = open_motion_llm(args.adapter, base=args.base, merge=True)  # merged: equal within rounding, twice as fast
     result = evaluate_motion_llm(llm, evaluator, args.data, split=args.split, limit=args.limit, seed=args.seed,
                                  progress=console_progress("llm-eval: generate motions, then captions"))
     result["adapter"] = args.adapter

@@ -95,12 +95,13 @@ def generate_ids(llm: MotionLLM, prompt: str, answer: str, steps: int | None = N
     stopping = StoppingCriteriaList([reporter] if reporter else [])
     kwargs = {"do_sample": False} if sampling.greedy else {
         "do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": 0}
-    if not sampling.greedy:
+    cuda = [llm.device] if llm.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):  # the seed governs this answer only, not the caller's RNG
         torch.manual_seed(sampling.seed)
-    output = llm.lm.generate(input_ids=input_ids, attention_mask=encoded["attention_mask"].to(llm.device),
-                             logits_processor=LogitsProcessorList([grammar]), stopping_criteria=stopping,
-                             max_new_tokens=max_new_tokens, eos_token_id=llm.eos_token_id,
-                             pad_token_id=tokenizer.pad_token_id or llm.eos_token_id, **kwargs)
+        output = llm.lm.generate(input_ids=input_ids, attention_mask=encoded["attention_mask"].to(llm.device),
+                                 logits_processor=LogitsProcessorList([grammar]), stopping_criteria=stopping,
+                                 max_new_tokens=max_new_tokens, eos_token_id=llm.eos_token_id,
+                                 pad_token_id=tokenizer.pad_token_id or llm.eos_token_id, **kwargs)
     generated = output[0, prompt_length:].tolist()
     if llm.eos_token_id in generated:
         generated = generated[: generated.index(llm.eos_token_id)]

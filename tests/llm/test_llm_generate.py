@@ -194,3 +194,11 @@ def test_bad_sampling(llm):
         with pytest.raises(InputError) as error:
             text_to_motion(llm, "a person walks", 1.0, sampling=sampling)
         assert error.value.input_name == "sampling"
+
+
+def test_sampling_leaves_the_callers_random_state_alone(llm):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    text_to_motion(llm, "a person walks forward", seconds=1.0, sampling=Sampling(seed=7))
+    assert torch.equal(torch.rand(3), expected)
