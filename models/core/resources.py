@@ -23,6 +23,7 @@ QUIET_ENVIRONMENT = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "3", "HF_H
 # Third-party warnings that tell a user of the pack nothing they can act on: (message regex, category).
 KNOWN_WARNINGS = (
     (r"SymbolDatabase\.GetPrototype\(\) is deprecated", UserWarning),  # protobuf, called inside mediapipe
+    (r"`is_gradient_checkpointing` is deprecated", FutureWarning),  # transformers, called inside peft
 )
 PROGRESS_BAR_WIDTH = 24
 

@@ -67,6 +67,7 @@ def load_base(path: str | None = None, dtype: torch.dtype = torch.float32, name:
 
     A GGUF's vocabulary travels in the file, so its tokenizer is read from it too."""
     from transformers import AutoModelForCausalLM, AutoTokenizer  # heavy: loaded when a base is
+    from transformers.utils import logging as hf_logging
 
     path = embedded_base_path() if path is None else str(path)
     name = name or (EMBEDDED_NAME if path == embedded_base_path_or_none() else os.path.basename(path.rstrip("/")))
@@ -81,6 +82,8 @@ def load_base(path: str | None = None, dtype: torch.dtype = torch.float32, name:
         if not os.path.isfile(os.path.join(path, "config.json")):
             raise ModelFileError(f"base: {path} has no config.json; it is not a transformers model folder")
         folder, kwargs = path, {}
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # the GGUF dequantising bar: the caller reports progress its own way
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=dtype, **kwargs)
@@ -89,6 +92,9 @@ def load_base(path: str | None = None, dtype: torch.dtype = torch.float32, name:
         raise ModelFileError(f"base: transformers cannot load the {what} {path} as a causal LM "
                              f"(GGUF architectures it can dequantise: LLaMA, Mistral, Qwen2, Phi-3, Gemma2, ...): "
                              f"{error}") from error
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     if getattr(model.config, "quantization_config", None) is not None:
         del model.config.quantization_config  # dequantised on load: the weights are plain tensors now
     model.eval()
