@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 from pathlib import Path
@@ -13,6 +14,7 @@ import torch
 from posemotion.models.core.resources import demo_clip
 from posemotion.models.forecasting.model import OneStageForecaster
 from posemotion.models.forecasting.training import save_forecaster
+from posemotion.models.llm.base import embedded_base_path
 from posemotion.models.media.video import read_video
 from posemotion.workflows.source.thumbnails import write_demo_inputs
 from support.llm_tiny_parts import save_tiny_motion_llm
@@ -137,3 +139,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def _smol_tokenizer_once():
+    """The real SmolLM2 tokenizer (49,152 tokens), read from the embedded GGUF once (~4 s)."""
+    from transformers import AutoTokenizer
+
+    folder, name = os.path.split(embedded_base_path())
+    return AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
+
+
+@pytest.fixture()
+def smol_tokenizer(_smol_tokenizer_once):
+    """A fresh copy of SmolLM2's tokenizer: extending a vocabulary mutates it."""
+    return copy.deepcopy(_smol_tokenizer_once)
