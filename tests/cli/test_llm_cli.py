@@ -126,7 +126,7 @@ def test_motion_to_text_prints_a_caption(trained, setup, capsys):
 
 
 @pytest.mark.parametrize("change, named", [({"--seconds": "0"}, "seconds"), ({"--seconds": "nan"}, "seconds"),
-                                           ({"text": "   "}, "text"), ({"--base": "MISSING"}, "does not exist")])
+                                           ({"text": "   "}, "text"), ({"--base": "MISSING"}, "not found")])
 def test_bad_inputs_are_one_error_line(trained, setup, tmp_path, capsys, change, named):
     adapter, _, _ = trained
     options = {"text": "a person walks", "--seconds": "2", "--adapter": adapter, "--base": setup["base"],

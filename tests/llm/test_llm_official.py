@@ -204,7 +204,7 @@ def test_bad_files_and_folders_are_refused_by_name(tmp_path, table_file, t5_fold
     path, _ = table_file
     with pytest.raises(ModelFileError, match=r"t5_folder: .*nowhere is not a flan-t5-base folder \(no config\.json\)"):
         load_motiongpt(path, str(tmp_path / "nowhere"))
-    with pytest.raises(ModelFileError, match=r"checkpoint: .*missing\.tar does not exist"):
+    with pytest.raises(ModelFileError, match=r"checkpoint: file not found: .*missing\.tar"):
         load_motiongpt(str(tmp_path / "missing.tar"), t5_folder)
     torch.save({"net": {"vqvae.x": torch.zeros(1)}}, tmp_path / "t2m.pth")
     with pytest.raises(ModelFileError, match=r"t2m\.pth: not a MotionGPT checkpoint .*'state_dict'.*net"):

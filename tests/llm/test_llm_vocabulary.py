@@ -199,7 +199,7 @@ def test_long_text_is_truncated_with_a_warning_naming_the_limit(smol_tokenizer):
 # the base loader ----------------------------------------------------------------------------------
 
 def test_missing_base_folder_is_one_model_file_error(tmp_path):
-    with pytest.raises(ModelFileError, match="does not exist") as error:
+    with pytest.raises(ModelFileError, match="not found") as error:
         load_base(str(tmp_path / "no_such_base"))
     assert str(tmp_path / "no_such_base") in str(error.value)
 
@@ -233,7 +233,7 @@ def test_unsupported_gguf_architecture_is_one_model_file_error(tmp_path):
 
 
 def test_missing_gguf_file_is_one_model_file_error(tmp_path):
-    with pytest.raises(ModelFileError, match="does not exist"):
+    with pytest.raises(ModelFileError, match="not found"):
         load_base(str(tmp_path / "nothing.gguf"))
 
 
