@@ -142,7 +142,8 @@ def time_to_first_motion(fresh_base, text: str, repeats: int) -> list[str]:
         lines.append(f"time to first motion ({MOTION_SECONDS:g} s, {label}, text_to_motion with default sampling, "
                      f"grammar on, {answer.tokens.num_steps} token steps -> {answer.motion.num_frames} frames at "
                      f"{answer.motion.fps:g} fps): first call {times[0]:.2f} s, then median "
-                     f"{statistics.median(times[1:]):.2f} s of {repeats} (runs: {', '.join(f'{t:.2f}' for t in times)} s)"
+                     f"{statistics.median(times[1:]):.2f} s of {repeats} "
+                     f"(runs: {', '.join(f'{t:.2f}' for t in times)} s)"
                      f"; base load not included")
     return lines
 
@@ -170,7 +171,8 @@ def main() -> int:
     texts = prompts(tokenizer)
     vocab_size = base.model.get_input_embeddings().weight.shape[0]
 
-    print(f"{platform.processor() or platform.machine()}, python {platform.python_version()}, torch {torch.__version__}, "
+    print(f"{platform.processor() or platform.machine()}, python {platform.python_version()}, "
+          f"torch {torch.__version__}, "
           f"transformers {transformers.__version__}, {torch.get_num_threads()} torch threads "
           f"({os.cpu_count()} CPU cores, shared with other processes: read ratios, not absolute figures)")
     print(f"model: {base.name}, {sum(p.numel() for p in base.model.parameters()) / 1e6:.1f} M parameters, "

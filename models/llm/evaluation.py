@@ -219,7 +219,8 @@ def evaluate_motion_llm(llm: MotionLLM, evaluator: TextMotionEvaluator, folder: 
             "examples": [{"text": t, "ours": o} for t, o in zip(texts[:5], captions["ours"][:5])],
             "retrieval_by": "the evaluator's text embedding (t2m) / motion embedding (m2t)",
             "derived_captions": os.path.isfile(os.path.join(str(folder), SOURCES_FILE)),
-            "seconds": timer.seconds, "evaluator": evaluator.kind, "embed_dim": evaluator.config["embed_dim"], "llm": _llm_record(llm)}
+            "seconds": timer.seconds, "evaluator": evaluator.kind, "embed_dim": evaluator.config["embed_dim"],
+            "llm": _llm_record(llm)}
 
 
 def _captioner(motion: Motion, seed: int) -> str:
