@@ -23,8 +23,8 @@ import torch
 from ..models.core.errors import InputError, ModelFileError
 from ..models.core.motion import Motion
 from ..models.llm import BUNDLED_DIR, DEMO_ADAPTER
-from ..models.llm.adapter import check_compatible, load_motion_llm, open_motion_llm, read_adapter_header
-from ..models.llm.base import BaseLM, check_dtype, load_base
+from ..models.llm.adapter import check_motion_tokenizer, load_motion_llm, open_motion_llm, read_adapter_header
+from ..models.llm.base import check_dtype, load_base
 from ..models.llm.generate import Sampling, inbetween_motions, motion_to_text, predict_motion, text_to_motion
 from ..models.llm.model import MotionLLM
 from ..models.llm.model import merge_lora as fold_lora_into_base
@@ -142,9 +142,8 @@ class PoseMotionLoadMotionLLM:
         else:
             tokenizer = motion_tokenizer.module
             header = read_adapter_header(adapter_path)
-            try:  # before loading the base: the adapter's own base identity, the connected tokenizer
-                check_compatible(header, BaseLM(None, None, header["base"]["name"], header["base"]["identity_hash"]),
-                                 tokenizer, adapter_path)
+            try:  # before loading the base: the connected tokenizer against the adapter's
+                check_motion_tokenizer(header, tokenizer, adapter_path)
             except ModelFileError as error:
                 raise InputError("motion_tokenizer", str(error)) from error
             llm = load_motion_llm(load_base(base_path, dtype=dtype), tokenizer, adapter_path)

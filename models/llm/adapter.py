@@ -92,6 +92,11 @@ def check_compatible(header: dict, base: BaseLM, motion_tokenizer: MotionTokeniz
         raise ModelFileError(f"{path}: this adapter was trained on base {made_for['name']!r} "
                              f"(identity {made_for['identity_hash'][:12]}), not on {base.name!r} "
                              f"(identity {base.identity_hash[:12]})")
+    check_motion_tokenizer(header, motion_tokenizer, path)
+
+
+def check_motion_tokenizer(header: dict, motion_tokenizer: MotionTokenizer, path: str) -> None:
+    """Refuse a motion tokenizer other than the adapter's, naming both (cheap: run it before loading a base)."""
     wanted = header["motion_tokenizer"]
     kind, digest = motion_tokenizer.kind, motion_tokenizer_hash(motion_tokenizer)
     if wanted["kind"] != kind or wanted["hash"] != digest:
@@ -150,8 +155,6 @@ def open_motion_llm(adapter: str, base: str | None = None, motion_tokenizer: str
     wrappers cost as much as the base's matmuls at this size, benchmarks/bench_llm.py)."""
     header = read_adapter_header(adapter)
     tokenizer = load_tokenizer(motion_tokenizer or adapter_tokenizer_path(adapter))
-    if header["motion_tokenizer"]["hash"] != motion_tokenizer_hash(tokenizer):
-        check_compatible(header, BaseLM(None, None, header["base"]["name"], header["base"]["identity_hash"]),
-                         tokenizer, adapter)
+    check_motion_tokenizer(header, tokenizer, adapter)
     llm = load_motion_llm(load_base(base, dtype=dtype), tokenizer, adapter)
     return merge_lora(llm) if merge else llm

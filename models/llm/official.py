@@ -47,9 +47,9 @@ from ..core.checkpoint import check_state_dict, load_weights_strictly
 from ..core.errors import InputError, ModelFileError
 from ..core.motion import Motion
 from ..tokenizers.base import MotionTokenizer, MotionTokens
-from ..tokenizers.checkpoints import TOKENIZER_KINDS
+from ..tokenizers.checkpoints import TOKENIZER_KINDS, attach_official_stats
 from ..tokenizers.codec import decode_motion, encode_motion
-from ..tokenizers.official import find_feature_stats, infer_official_config, read_checkpoint
+from ..tokenizers.official import infer_official_config, read_checkpoint
 from .vocabulary import MotionVocabulary, blocks_for, motion_tokenizer_hash
 
 MOTIONGPT_PROMPTS = {
@@ -130,17 +130,7 @@ def _load_vae(state: dict, path: str) -> MotionTokenizer:
     check_state_dict(expected, {prefix + k: v for k, v in weights.items()}, path, f"MotionGPT's VQ-VAE ({config})")
     load_weights_strictly(vae, weights, path)
     vae.notes = ["MotionGPT checkpoint"]  # official input: HumanML3D's uniform skeleton (codec.py)
-    stats = find_feature_stats(path)
-    if stats is None:
-        vae.notes.append(f"no Mean.npy/Std.npy beside {os.path.basename(path)}: features are taken as "
-                         "already normalised")
-    else:
-        mean, std, where = stats
-        try:
-            vae.set_feature_stats(mean, std)
-        except InputError as error:
-            raise ModelFileError(f"{where}: feature statistics do not fit MotionGPT's VQ-VAE: {error}") from error
-        vae.notes.append(f"feature statistics from {where}")
+    attach_official_stats(vae, path)
     return vae
 
 

@@ -104,6 +104,13 @@ def load_official_tokenizer(path: str) -> MotionTokenizer:
     model = TOKENIZER_KINDS[kind](**config)
     load_weights_strictly(model, state, path)
     model.notes = [f"{source} checkpoint"]
+    attach_official_stats(model, path)
+    return model
+
+
+def attach_official_stats(model: MotionTokenizer, path: str) -> None:
+    """Give an official checkpoint's tokenizer the Mean.npy/Std.npy found beside ``path`` (noted in
+    ``model.notes``); without them its features are taken as already normalised."""
     stats = find_feature_stats(path)
     if stats is None:
         model.notes.append(f"no Mean.npy/Std.npy beside {os.path.basename(path)}: features are taken as "
@@ -112,4 +119,3 @@ def load_official_tokenizer(path: str) -> MotionTokenizer:
         mean, std, where = stats
         _set_stats(model, mean, std, where)
         model.notes.append(f"feature statistics from {where}")
-    return model
