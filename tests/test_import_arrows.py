@@ -31,7 +31,7 @@ ALLOWED = {
     "models.llm": {"models.core", "models.motion", "models.render", "models.tokenizers", "models.captioning",
                    "models.motion_text"},
     "models.genmo": {"models.core", "models.media", "models.motion", "models.pose", "models.render",
-                     "models.captioning", "models.motion_text"},
+                     "models.captioning", "models.forecasting", "models.motion_text"},
     "models.headless": {"models.core"},
     "models": set(),
     "nodes": {"models.*"},
