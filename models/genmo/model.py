@@ -1,0 +1,238 @@
+"""The GENMO model as a file and its two uses: text/2D/music/keyframe-conditioned generation and motion
+estimation from 2D keypoints.
+
+``GenmoModel`` = a ``GenmoDenoiser`` + the feature statistics it was trained with (buffers
+``feature_mean`` / ``feature_std``: normalised features in, normalised features out) + the motion fps
+(20, HumanML3D's). Files: our checkpoint format (``core/checkpoint.py``, family ``genmo``; the JSON
+beside it keeps the training record), or NVIDIA's GEM Lightning ``.ckpt`` (``official.py``), whose
+151-d SMPL representation needs a body model to become joints (not decoded here).
+
+Output motions: ``smpl_22`` joints in metres at 20 fps, in the canonical frame of the generated clip
+(frame 0's pelvis at x = z = 0 facing +z, floor y = 0), gravity-view for estimation; bones are held
+at their median length (``humanml3d.steady_bones``). With keyframes the pelvis path is shifted so that
+it passes through the keyframes' roots (offsets in x and z linearly interpolated between keyframes,
+constant outside them); ``Keyframes.root`` must be in that same canonical frame.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..core import checkpoint
+from ..core.errors import InputError, ModelFileError
+from ..core.layouts import SMPL_22
+from ..core.motion import Motion
+from ..core.resources import ProgressCallback
+from ..motion.humanml3d import FeatureStats, features_to_joints, steady_bones
+from .conditions import MUSIC_DIM, GenmoConditions
+from .denoiser import GenmoConfig, GenmoDenoiser
+from .diffusion import ddim_sample, estimate
+from .official import load_gem_denoiser
+from .text_encoders import open_text_encoder
+from .timeline import Prompt, encode_timeline
+
+FAMILY = "genmo"
+FPS = 20.0  # HumanML3D's frame rate: the demo model's features are per frame at 20 fps
+HUMANML3D = "humanml3d_263"
+ESTIMATION_MODES = ("estimation", "generation")
+MAX_SECONDS = 60.0  # default longest generation: sampling cost grows linearly, 1200 frames at 20 fps
+LEFT_HIP, RIGHT_HIP, LEFT_SHOULDER, RIGHT_SHOULDER = (SMPL_22.index(n) for n in
+                                                      ("left_hip", "right_hip", "left_shoulder", "right_shoulder"))
+
+
+class GenmoModel(nn.Module):
+    """A denoiser with its feature statistics; ``GenmoModel(config, stats)`` or, as the checkpoint
+    registry rebuilds it, ``GenmoModel(**config.to_dict())``; ``config`` is the ``GenmoConfig``."""
+
+    kind = "genmo"
+
+    def __init__(self, config: GenmoConfig | None = None, stats: FeatureStats | None = None, fps: float = FPS,
+                 record: dict | None = None, denoiser: GenmoDenoiser | None = None, **options):
+        super().__init__()
+        genmo_config = denoiser.config if denoiser is not None else \
+            config if config is not None else GenmoConfig.from_dict(options)
+        self.config = genmo_config
+        self.fps, self.record = float(fps), dict(record or {})
+        self.denoiser = denoiser if denoiser is not None else GenmoDenoiser(genmo_config)
+        dim = genmo_config.motion_dim
+        self.register_buffer("feature_mean", torch.zeros(dim))
+        self.register_buffer("feature_std", torch.ones(dim))
+        if stats is not None:
+            self.set_stats(stats)
+
+    def set_stats(self, stats: FeatureStats) -> None:
+        if stats.dim != self.feature_mean.shape[0]:
+            raise InputError("stats", f"{stats.dim} statistics for a {self.feature_mean.shape[0]}-d model")
+        self.feature_mean.copy_(torch.from_numpy(stats.mean))
+        self.feature_std.copy_(torch.from_numpy(stats.std))
+
+    @property
+    def stats(self) -> FeatureStats:
+        return FeatureStats(self.feature_mean.detach().cpu().numpy(), self.feature_std.detach().cpu().numpy())
+
+
+
+checkpoint.register(FAMILY, GenmoModel.kind, GenmoModel)
+
+
+def save_genmo(model: GenmoModel, path: str, record: dict | None = None) -> tuple[str, str]:
+    """``path`` (.safetensors) and its .json (the header records fps and text encoder; the JSON adds
+    ``{"training": record}``)."""
+    # the header's "config" replaces save_checkpoint's model.config (a dataclass here) by its JSON form
+    header = {"config": model.config.to_dict(), "fps": model.fps, "text_encoder": model.config.text_encoder,
+              "representation": model.config.representation}
+    return checkpoint.save_checkpoint(model, path, FAMILY, header=header, record={"training": record or {}})
+
+
+def load_genmo(path: str, gem_config: GenmoConfig | None = None) -> GenmoModel:
+    """Our checkpoint (eval mode, CPU), or NVIDIA's GEM Lightning ``.ckpt`` routed through
+    ``official.load_gem_denoiser`` (``gem_config``: its sizes, default ``GenmoConfig.gem()``; its
+    statistics stay identity: GEM normalises inside its own decoder)."""
+    path = str(path)
+    if path.endswith(".ckpt"):
+        return GenmoModel(denoiser=load_gem_denoiser(path, gem_config), record={"source": path}).eval()
+    loaded = checkpoint.load_checkpoint(path, FAMILY)
+    model = loaded.model
+    model.fps = float(loaded.header.get("fps", FPS))
+    try:
+        with open(checkpoint.config_path_of(path)) as handle:
+            model.record = json.load(handle).get("training", {})
+    except (OSError, ValueError):
+        model.record = {}
+    return model
+
+
+# ----------------------------------------------------------------------------- inputs
+
+def frames_for_seconds(seconds, fps: float, max_seconds: float = MAX_SECONDS) -> int:
+    """Motion frames for ``seconds`` at ``fps`` (at least one); InputError("seconds") outside (0, max_seconds]."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) \
+            or seconds <= 0 or seconds > max_seconds:
+        raise InputError("seconds", f"expected a length in (0, {max_seconds:g}] seconds, got {seconds!r}")
+    return max(1, round(seconds * fps))
+
+
+def _check_decodable(model: GenmoModel) -> None:
+    if model.config.representation != HUMANML3D:
+        raise InputError("model", f"this model predicts {model.config.representation!r} motion; only "
+                                  f"{HUMANML3D!r} models decode to joints here")
+
+
+def _keypoint_fields(keypoints, length: int) -> dict:
+    if keypoints is None:
+        return {}
+    if not isinstance(keypoints, (tuple, list)) or len(keypoints) != 3:
+        raise InputError("keypoints", "expected the (keypoints, bbox, mask) triple of keypoint_condition")
+    points, bbox, mask = (torch.as_tensor(k) for k in keypoints)
+    if points.shape[:2] != (1, length):
+        raise InputError("keypoints", f"keypoints cover {list(points.shape[:2])} (batch, frames); the motion "
+                                      f"has {length} frames: build them with num_frames={length}")
+    return {"keypoints": points.float(), "bbox": bbox.float(), "keypoints_mask": mask.bool()}
+
+
+def _music_fields(music, length: int) -> dict:
+    if music is None:
+        return {}
+    features, mask = (torch.as_tensor(m) for m in music)
+    if tuple(features.shape) != (length, MUSIC_DIM) or tuple(mask.shape) != (length,):
+        raise InputError("music", f"music features are {list(features.shape)}, expected [{length}, {MUSIC_DIM}]: "
+                                  f"compute them with num_frames={length}")
+    return {"music": features.float()[None], "music_mask": mask.bool()[None]}
+
+
+# ----------------------------------------------------------------------------- outputs
+
+def _facing_angle(joints: torch.Tensor) -> float:
+    """Yaw (radians) of one pose's facing ``up x across`` (``humanml3d.canonicalize``'s convention)
+    from +z, so that (sin, cos) of it is the facing's (x, z) direction."""
+    across = joints[RIGHT_HIP] - joints[LEFT_HIP] + joints[RIGHT_SHOULDER] - joints[LEFT_SHOULDER]
+    return math.atan2(float(across[2]), float(-across[0]))
+
+
+def _root_corrected(joints: torch.Tensor, keyframes) -> torch.Tensor:
+    """Shift the pelvis path in x, z so that it passes through the keyframes' roots. The roots are in
+    the first keyframe's canonical frame: placed at the generated pelvis of that frame, turned to
+    its generated facing."""
+    roots = torch.as_tensor(keyframes.root, dtype=joints.dtype)
+    known = torch.isfinite(roots).all(-1)
+    if not known.any() or not keyframes.frames:
+        return joints
+    first = keyframes.frames[0]
+    angle = _facing_angle(joints[first])
+    cos, sin = math.cos(angle), math.sin(angle)
+    frames = torch.nonzero(known).flatten()
+    local = roots[frames] - roots[first]
+    placed_x = joints[first, 0, 0] + local[:, 0] * cos + local[:, 2] * sin
+    placed_z = joints[first, 0, 2] - local[:, 0] * sin + local[:, 2] * cos
+    offsets = torch.stack([placed_x - joints[frames, 0, 0], placed_z - joints[frames, 0, 2]], dim=-1)
+    everywhere = np.arange(joints.shape[0], dtype=np.float64)
+    shift = torch.zeros(joints.shape[0], 3, dtype=joints.dtype)
+    for column, axis in enumerate((0, 2)):
+        shift[:, axis] = torch.from_numpy(np.interp(everywhere, frames.double().numpy(),
+                                                    offsets[:, column].double().numpy())).to(joints.dtype)
+    return joints + shift[:, None, :]
+
+
+def _to_motion(model: GenmoModel, x0: torch.Tensor, keyframes=None) -> Motion:
+    features = model.stats.denormalize(x0[0].detach().cpu().float())
+    joints = features_to_joints(features)
+    if keyframes is not None:
+        joints = _root_corrected(joints, keyframes)
+    if not torch.isfinite(joints).all():
+        raise ModelFileError("the GENMO model produced non-finite motion: its weights are damaged")
+    joints = torch.from_numpy(steady_bones(joints))
+    return Motion(joints=joints, fps=model.fps, layout="smpl_22")
+
+
+# ----------------------------------------------------------------------------- generation and estimation
+
+def generate_motion(model: GenmoModel, prompts: list[Prompt], seconds: float, keypoints=None, music=None,
+                    keyframes=None, steps: int = 50, cfg: float = 2.5, seed: int = 0, window: int | None = None,
+                    text_encoder=None, progress: ProgressCallback | None = None, check_interrupt=None,
+                    max_seconds: float = MAX_SECONDS) -> Motion:
+    """A motion of ``seconds`` following the text timeline ``prompts`` (may be empty), optionally
+    guided by 2D ``keypoints`` (``keypoint_condition``'s triple), ``music`` ((features [L, 35], mask
+    [L])) and ``keyframes`` (inpainted). Deterministic for a ``seed``."""
+    _check_decodable(model)
+    length = frames_for_seconds(seconds, model.fps, max_seconds)
+    text = None
+    if prompts:
+        encoder = text_encoder or open_text_encoder(model.config.text_encoder)
+        text = encode_timeline(list(prompts), length, model.fps, encoder)
+    conditions = GenmoConditions(batch=1, length=length, text=text, **_keypoint_fields(keypoints, length),
+                                 **_music_fields(music, length))
+    generator = torch.Generator().manual_seed(int(seed))
+    x0 = ddim_sample(model.denoiser, conditions, (1, length, model.config.motion_dim), steps=steps, cfg=cfg,
+                     generator=generator, window=window, keyframes=keyframes, progress=progress,
+                     check_interrupt=check_interrupt)
+    return _to_motion(model, x0, keyframes)
+
+
+def estimate_motion(model: GenmoModel, keypoints, seed: int = 0, window: int | None = None,
+                    mode: str = "estimation", steps: int = 50, cfg: float = 2.5, progress=None,
+                    check_interrupt=None) -> Motion:
+    """The 3D motion (gravity-view) seen in 2D ``keypoints`` (``keypoint_condition``'s triple):
+    ``mode`` "estimation" = one denoiser pass from noise (GEM's regression mode); "generation" =
+    DDIM sampling guided by the keypoints (``steps``, ``cfg``)."""
+    _check_decodable(model)
+    if mode not in ESTIMATION_MODES:
+        raise InputError("mode", f"expected one of {ESTIMATION_MODES}, got {mode!r}")
+    if not isinstance(keypoints, (tuple, list)) or len(keypoints) != 3:
+        raise InputError("keypoints", "expected the (keypoints, bbox, mask) triple of keypoint_condition")
+    length = int(torch.as_tensor(keypoints[0]).shape[1])
+    conditions = GenmoConditions(batch=1, length=length, **_keypoint_fields(keypoints, length))
+    shape = (1, length, model.config.motion_dim)
+    generator = torch.Generator().manual_seed(int(seed))
+    if mode == "estimation":
+        x0 = estimate(model.denoiser, conditions, shape, window=window, generator=generator)
+        if progress is not None:
+            progress(1, 1)
+    else:
+        x0 = ddim_sample(model.denoiser, conditions, shape, steps=steps, cfg=cfg, generator=generator, window=window,
+                         progress=progress, check_interrupt=check_interrupt)
+    return _to_motion(model, x0)

@@ -1,0 +1,103 @@
+"""Training the demo GENMO model on a HumanML3D-layout folder with GEM's dual-mode objective.
+
+Per batch item (``data.Batch``: normalised 263-d crops, one or two prompts, projected 2D keypoints):
+
+- estimation mode (probability ``ESTIMATION_P``; every 3D item has keypoints): the input is pure noise
+  at t = T-1 and the keypoints are always given (GEM's regression mode: motion from video); its
+  text is kept with probability ``ESTIMATION_TEXT_P`` (videos usually come without a caption);
+- generation mode: x_t = q_sample(x0, t) at a uniform random t; keypoints kept with probability
+  ``GENERATION_KEYPOINTS_P`` (2D-guided generation), else dropped, so text-only generation is the
+  common case; text dropped with probability ``TEXT_DROP_P`` (classifier-free guidance).
+
+Conditions are dropped through their masks (prompt tokens / keypoint frames off), exactly as the
+sampler's unconditional pass removes them. Loss: mean squared x0 error over real frames
+(``frame_mask``), plus ``JOINT_WEIGHT`` times the same error on the joint-position columns (root
+height and pelvis-relative joints, 3:67), our reprojection-free joint term: GEM's joint losses need
+its SMPL decoder, and the 263 features hold the joint positions directly.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..core.resources import ProgressCallback
+from ..core.training import fit
+from .conditions import GenmoConditions, TextCondition
+from .data import GenmoData
+from .denoiser import GenmoConfig, GenmoDenoiser
+from .diffusion import DEFAULT_SCHEDULE
+from .model import GenmoModel
+
+ESTIMATION_P = 0.5
+ESTIMATION_TEXT_P = 0.5
+GENERATION_KEYPOINTS_P = 0.3
+TEXT_DROP_P = 0.1
+JOINT_WEIGHT = 1.0
+JOINT_COLUMNS = slice(3, 67)  # root height + ric positions of the 263-d layout
+WARMUP_STEPS = 100
+
+
+def drop_conditions(conditions: GenmoConditions, keep_text: torch.Tensor, keep_keypoints: torch.Tensor
+                    ) -> GenmoConditions:
+    """Per-item condition dropout through the masks; ``keep_*`` [B] bool."""
+    text = conditions.text
+    if text is not None:
+        text = TextCondition(text.tokens, text.token_mask & keep_text[:, None, None], text.windows & keep_text[:, None, None])
+    keypoints_mask = None if conditions.keypoints is None else conditions.keypoints_mask & keep_keypoints[:, None]
+    return GenmoConditions(batch=conditions.batch, length=conditions.length, text=text,
+                           keypoints=conditions.keypoints, bbox=conditions.bbox, keypoints_mask=keypoints_mask,
+                           music=conditions.music, music_mask=conditions.music_mask, frame_mask=conditions.frame_mask)
+
+
+def dual_mode_loss(denoiser: GenmoDenoiser, x0: torch.Tensor, conditions: GenmoConditions,
+                   generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+    """The dual-mode loss of one batch (module docstring) and its parts for the log."""
+    rows, device = x0.shape[0], x0.device
+    def chance(p):
+        return torch.rand(rows, generator=generator) < p
+    estimation = chance(ESTIMATION_P)
+    if conditions.keypoints is None:
+        estimation[:] = False
+    keep_text = torch.where(estimation, chance(ESTIMATION_TEXT_P), ~chance(TEXT_DROP_P))
+    keep_keypoints = estimation | chance(GENERATION_KEYPOINTS_P)
+    steps = DEFAULT_SCHEDULE.num_steps
+    t = torch.where(estimation, torch.full((rows,), steps - 1), torch.randint(steps, (rows,), generator=generator))
+    noise = torch.randn(x0.shape, generator=generator).to(device)
+    x_t = torch.where(estimation.to(device)[:, None, None], noise, DEFAULT_SCHEDULE.q_sample(x0, t.to(device), noise))
+    dropped = drop_conditions(conditions, keep_text, keep_keypoints).to(device)
+    predicted = denoiser(x_t, t.to(device), dropped)
+    weight = conditions.frame_mask.to(device, x0.dtype)[..., None] if conditions.frame_mask is not None \
+        else torch.ones_like(x0[..., :1])
+    error = (predicted - x0) ** 2 * weight
+    frames = weight.sum().clamp_min(1)
+    feature_loss = error.sum() / (frames * x0.shape[-1])
+    joint_loss = error[..., JOINT_COLUMNS].sum() / (frames * (JOINT_COLUMNS.stop - JOINT_COLUMNS.start))
+    loss = feature_loss + JOINT_WEIGHT * joint_loss
+    return loss, {"features": feature_loss.detach(), "joints": joint_loss.detach()}
+
+
+def train_genmo(folder: str, steps: int, config: GenmoConfig | None = None, batch_size: int = 16, lr: float = 2e-4,
+                seed: int = 0, progress: ProgressCallback | None = None, data: GenmoData | None = None,
+                cache_dir: str | None = None, log=None, accelerator=None, init: GenmoModel | None = None
+                ) -> tuple[GenmoModel, dict]:
+    """Train a GENMO denoiser on ``folder``'s train split; returns the model and fit's history
+    (plus ``items`` and ``captions``). ``data``: an already loaded ``GenmoData`` (tests, benchmarks).
+    ``init``: a model to continue training (its config and feature statistics are kept; ``config``
+    is ignored; the optimiser starts afresh)."""
+    torch.manual_seed(seed)
+    data = data or GenmoData.from_folder(folder, "train", seed=seed, cache_dir=cache_dir)
+    if init is not None:
+        model = init.train()
+    else:
+        model = GenmoModel(config or GenmoConfig.small(), data.stats)
+    generator = torch.Generator().manual_seed(seed + 1)
+
+    def loss_fn(wrapped: GenmoModel, indices: torch.Tensor):
+        batch = data.batch(indices, generator)
+        device = next(wrapped.parameters()).device
+        return dual_mode_loss(wrapped.denoiser, batch.x0.to(device), batch.conditions, generator)
+
+    history = fit(model, loss_fn, steps, len(data), batch_size, lr, warmup=min(WARMUP_STEPS, steps // 10),
+                  seed=seed, progress=progress, log=log, accelerator=accelerator, name="genmo")
+    history.update(items=len(data), captions=len(data.captions))
+    return model, history
