@@ -8,7 +8,7 @@ from importlib import import_module
 from . import bridge, validation
 
 NODE_MODULES = ("pose_nodes", "render_nodes", "io_nodes", "forecast_nodes", "motion_nodes", "posegen_nodes",
-                "caption_nodes", "llm_nodes")
+                "caption_nodes", "llm_nodes", "genmo_nodes")
 
 NODE_CLASS_MAPPINGS: dict[str, type] = {}
 NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {}

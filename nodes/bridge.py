@@ -45,6 +45,8 @@ MODEL_FOLDERS: dict[str, set[str]] = {
     "posegen": {".safetensors", ".bin", ".pth", ".json"},
     # motion LLM: base model folders and .gguf files, adapters, official MotionGPT checkpoints
     "llm": {".safetensors", ".gguf", ".bin", ".tar", ".ckpt", ".pth", ".json"},
+    # GENMO: our checkpoints and NVIDIA's gem_smpl.ckpt
+    "genmo": {".safetensors", ".ckpt", ".json"},
 }
 # ComfyUI's own folders the pack reads (Wan/PoseGen parts). ComfyUI registers them itself; the
 # fallback without ComfyUI needs their extensions.

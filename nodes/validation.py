@@ -20,6 +20,8 @@ from ..models.core.pose_keypoint import validate_pose_keypoint
 from ..models.forecasting.encoders import BlipEncoder
 from ..models.forecasting.model import OneStageForecaster
 from ..models.forecasting.types import Conditioning
+from ..models.genmo.model import GenmoModel
+from ..models.genmo.pipeline import KeyframeInput, MusicInput, PoseInput
 from ..models.llm.model import MotionLLM
 from ..models.llm.official import OfficialMotionGPT
 from ..models.media.images import validate_image
@@ -69,6 +71,16 @@ TYPE_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "MOTION_LLM": _of_class("MOTION_LLM from Load Motion LLM",
                             lambda v: isinstance(getattr(v, "managed", None), ManagedModel)
                             and isinstance(getattr(v, "model", None), (MotionLLM, OfficialMotionGPT))),
+    "GENMO_MODEL": _of_class("GENMO_MODEL from Load GENMO",
+                             lambda v: isinstance(getattr(v, "managed", None), ManagedModel)
+                             and isinstance(getattr(v, "model", None), GenmoModel)),
+    "GENMO_TIMELINE": _of_class("GENMO_TIMELINE from Text Timeline (a list of prompt lines)",
+                                lambda v: isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v)),
+    "GENMO_POSE_2D": _of_class("GENMO_POSE_2D from 2D Pose Condition", lambda v: isinstance(v, PoseInput)),
+    "GENMO_MUSIC": _of_class("GENMO_MUSIC from Music Features", lambda v: isinstance(v, MusicInput)),
+    "GENMO_KEYFRAMES": _of_class("GENMO_KEYFRAMES from Keyframes", lambda v: isinstance(v, KeyframeInput)),
+    "AUDIO": _of_class("AUDIO (a dict with 'waveform' [B, C, N] and 'sample_rate')",
+                       lambda v: isinstance(v, dict) and {"waveform", "sample_rate"} <= set(v)),
 }
 
 

@@ -17,6 +17,7 @@ from posemotion.models.forecasting.training import save_forecaster
 from posemotion.models.llm.base import embedded_base_path
 from posemotion.models.media.video import read_video
 from posemotion.workflows.source.thumbnails import write_demo_inputs
+from support.genmo_tiny import save_tiny_genmo
 from support.llm_tiny_parts import save_tiny_motion_llm
 from support.tiny_models import save_tiny_blip, save_tiny_posegen
 
@@ -76,6 +77,7 @@ def prepare_workflow_files(input_dir, models_dir, mocap_dir, tmp_path_factory) -
     _forecast_models(models_dir)
     _posegen_models(models_dir, tmp_path_factory)
     _llm_models(models_dir, tmp_path_factory)
+    save_tiny_genmo(Path(models_dir) / "genmo")
 
 
 def _posegen_models(models_dir, tmp_path_factory):

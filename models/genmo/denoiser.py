@@ -241,9 +241,11 @@ class GenmoDenoiser(nn.Module):
         if config.width % config.heads or (config.width // config.heads) % 2:
             raise InputError("config", f"width {config.width} must split into {config.heads} heads of even width")
         if config.attention_impl not in ATTENTION_IMPLS:
-            raise InputError("config", f"attention_impl must be one of {ATTENTION_IMPLS}, got {config.attention_impl!r}")
+            raise InputError("config", f"attention_impl must be one of {ATTENTION_IMPLS}, "
+                                       f"got {config.attention_impl!r}")
         if config.representation not in REPRESENTATIONS:
-            raise InputError("config", f"representation must be one of {REPRESENTATIONS}, got {config.representation!r}")
+            raise InputError("config", f"representation must be one of {REPRESENTATIONS}, "
+                                       f"got {config.representation!r}")
         self.config = c = config
         w = c.width
         self.embed_timestep = TimestepEmbedder(w)

@@ -53,7 +53,8 @@ class Keyframes:
         length = self.features.shape[0]
         if self.features.ndim != 2 or self.mask.shape != self.features.shape or self.root.shape != (length, 3):
             raise InputError("keyframes", f"expected features [L, D], mask [L, D] and root [L, 3], got "
-                                          f"{list(self.features.shape)}, {list(self.mask.shape)}, {list(self.root.shape)}")
+                                          f"{list(self.features.shape)}, {list(self.mask.shape)}, "
+                                          f"{list(self.root.shape)}")
         if self.mask.dtype != torch.bool or not all(0 <= f < length for f in self.frames):
             raise InputError("keyframes", f"mask must be bool and frames inside 0..{length - 1}")
 

@@ -144,7 +144,8 @@ def keypoint_condition(frames: list[dict], fps: float, num_frames: int, motion_f
     inside = source < len(present)
     if not inside.all():
         warnings.warn(f"poses: {len(present)} frames at {fps:g} fps cover {len(present) / fps:.2f} s, shorter than "
-                      f"the motion's {num_frames / motion_fps:.2f} s; the last {int((~inside).sum())} motion frames have "
+                      f"the motion's {num_frames / motion_fps:.2f} s; the last {int((~inside).sum())} motion frames "
+                      f"have "
                       f"no keypoint condition", stacklevel=2)
     source = torch.from_numpy(np.minimum(source, len(present) - 1))
     mask = present[source] & torch.from_numpy(inside)
@@ -164,7 +165,8 @@ def _camera_axes(yaw_degrees: np.ndarray, elevation_degrees: np.ndarray) -> tupl
 
 def _image_points(keypoints, bbox, present) -> tuple[np.ndarray, np.ndarray]:
     """Detected joints in units of the image's longer side [T, 17, 2] and their fitting weights [T, 17]."""
-    keypoints, bbox, present = np.asarray(keypoints, np.float64), np.asarray(bbox, np.float64), np.asarray(present, bool)
+    keypoints, bbox = np.asarray(keypoints, np.float64), np.asarray(bbox, np.float64)
+    present = np.asarray(present, bool)
     if keypoints.ndim == 4 and bbox.ndim == 3 and present.ndim == 2:  # keypoint_condition's batch of one
         keypoints, bbox, present = keypoints[0], bbox[0], present[0]
     frames = keypoints.shape[0]
@@ -214,6 +216,9 @@ def fit_camera(joints, keypoints, bbox, present, canvas_size: tuple[int, int] = 
         scale, ox, oy, residual = _weak_perspective(p @ right.T, -(p @ up.T), u, v)
         residual = np.where(scale > 0, residual, np.inf)
         best = int(np.argmin(residual))
+        if not np.isfinite(residual[best]):  # e.g. a body upside down relative to the detections
+            raise InputError("joints", "no camera shows these joints as the detected poses without mirroring them "
+                                       "(the 3D motion does not match the 2D poses)")
         return yaw[best], el[best], scale[best], ox[best], oy[best], residual[best]
 
     yaw, el, *_ = search(np.arange(0.0, 360.0, FIT_YAW_STEP), np.asarray(FIT_ELEVATIONS))

@@ -82,7 +82,8 @@ def music_features(waveform, sample_rate: int, fps: float = 20, num_frames: int 
 def audio_to_music(audio, fps: float = 20, num_frames: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``music_features`` of ComfyUI's AUDIO ``{"waveform": [B, C, N], "sample_rate": int}`` (batch item 0)."""
     if not isinstance(audio, dict) or "waveform" not in audio or "sample_rate" not in audio:
-        raise InputError("music", f"expected an AUDIO dict with 'waveform' and 'sample_rate', got {type(audio).__name__}")
+        raise InputError("music", f"expected an AUDIO dict with 'waveform' and 'sample_rate', "
+                                  f"got {type(audio).__name__}")
     waveform = audio["waveform"]
     if not isinstance(waveform, (torch.Tensor, np.ndarray)) or waveform.ndim != 3 or waveform.shape[0] < 1:
         shape = list(getattr(waveform, "shape", []))

@@ -78,7 +78,8 @@ def load_gem_state(path: str) -> dict[str, torch.Tensor]:
                              f"{str(error).splitlines()[0][:300]}") from error
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
         found = ", ".join(map(str, list(checkpoint)[:6])) if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise ModelFileError(f"{path}: not a GEM Lightning checkpoint (expected a dict with 'state_dict'; found {found})")
+        raise ModelFileError(f"{path}: not a GEM Lightning checkpoint (expected a dict with 'state_dict'; "
+                             f"found {found})")
     state = checkpoint["state_dict"]
     if state and all(key.startswith(LIGHTNING_MODEL_PREFIX) for key in state):
         state = {key[len(LIGHTNING_MODEL_PREFIX):]: value for key, value in state.items()}

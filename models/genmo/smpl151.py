@@ -145,7 +145,8 @@ def smpl_joints(body_model: smplx.SMPL, body_pose: torch.Tensor, global_orient: 
     """[L, 22, 3] SMPL joints of rotation-matrix parameters (the hand joints held at rest)."""
     frames = body_pose.shape[0]
     if betas.shape[-1] > body_model.num_betas:
-        raise ModelFileError(f"the SMPL model has {body_model.num_betas} shape components, the motion {betas.shape[-1]}")
+        raise ModelFileError(f"the SMPL model has {body_model.num_betas} shape components, "
+                             f"the motion {betas.shape[-1]}")
     hands = torch.eye(3, device=body_pose.device).expand(frames, 2, 3, 3)
     pose = torch.cat([body_pose, hands], dim=1).reshape(frames, -1, 9)
     with torch.no_grad():  # pose2rot=False: smplx takes [L, joints, 9] matrices, joined along dim 1

@@ -42,7 +42,8 @@ def drop_conditions(conditions: GenmoConditions, keep_text: torch.Tensor, keep_k
     """Per-item condition dropout through the masks; ``keep_*`` [B] bool."""
     text = conditions.text
     if text is not None:
-        text = TextCondition(text.tokens, text.token_mask & keep_text[:, None, None], text.windows & keep_text[:, None, None])
+        keep = keep_text[:, None, None]
+        text = TextCondition(text.tokens, text.token_mask & keep, text.windows & keep)
     keypoints_mask = None if conditions.keypoints is None else conditions.keypoints_mask & keep_keypoints[:, None]
     return GenmoConditions(batch=conditions.batch, length=conditions.length, text=text,
                            keypoints=conditions.keypoints, bbox=conditions.bbox, keypoints_mask=keypoints_mask,

@@ -9,11 +9,14 @@ the thumbnail renderer use (load an image, save frames as files, turn a mask int
 from __future__ import annotations
 
 import cv2
+import numpy as np
+import soundfile
 import torch
 
 from ...nodes import bridge
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+AUDIO_SUFFIXES = {".flac", ".wav", ".ogg"}
 
 
 class LoadImage:
@@ -109,6 +112,20 @@ class Preview3DAnimation:
         return {"ui": {"result": [model_file, camera_info]}}
 
 
+class LoadAudio:
+    CATEGORY = "audio"
+    RETURN_TYPES = ("AUDIO",)
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"audio": (bridge.list_input_files(AUDIO_SUFFIXES), {"audio_upload": True})}}
+
+    def load(self, audio):
+        samples, rate = soundfile.read(bridge.resolve_input(audio, "audio"), dtype="float32", always_2d=True)
+        return ({"waveform": torch.from_numpy(np.ascontiguousarray(samples.T))[None], "sample_rate": rate},)
+
+
 def _save_frames(images: torch.Tensor, filename_prefix: str, suffix: str) -> dict:
     results = []
     for frame in (images.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy():
@@ -119,4 +136,4 @@ def _save_frames(images: torch.Tensor, filename_prefix: str, suffix: str) -> dic
 
 
 CORE_NODES = {cls.__name__: cls for cls in (LoadImage, SaveImage, SaveAnimatedWEBP, MaskToImage,
-                                               Preview3DAnimation)}
+                                               Preview3DAnimation, LoadAudio)}

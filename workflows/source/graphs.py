@@ -8,7 +8,7 @@ real-ComfyUI tier, which run it on tiny models.
 
 from __future__ import annotations
 
-from . import captioning, llm, motion, posegen
+from . import captioning, genmo, llm, motion, posegen
 
 GRAPHS = {
     "pose_from_image": {
@@ -60,7 +60,7 @@ GRAPHS = {
 }
 
 TEST_SETTINGS: dict[str, dict[int, dict]] = {}
-for _module in (motion, posegen, captioning, llm):
+for _module in (motion, posegen, captioning, llm, genmo):
     assert not set(_module.GRAPHS) & set(GRAPHS), f"{_module.__name__} repeats a workflow name"
     GRAPHS.update(_module.GRAPHS)
     TEST_SETTINGS.update(getattr(_module, "TEST_SETTINGS", {}))

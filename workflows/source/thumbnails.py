@@ -22,6 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import soundfile
 import torch
 
 from .build import ROOT, build_api
@@ -59,6 +60,15 @@ def write_demo_inputs(input_dir: Path, mocap_dir: Path) -> None:
     shutil.copy(_package_file("Sports2D", "Demo", "demo.mp4"), input_dir / "posemotion_walk.mp4")
     shutil.copy(bvh, input_dir / "posemotion_mocap.bvh")
     shutil.copy(Path(mocap_dir) / "test_freebvh.bvh", input_dir / "posemotion_mocap_2.bvh")  # in-betweening's 2nd clip
+    _write_music(input_dir / "posemotion_music.flac")
+
+
+def _write_music(path: Path, seconds: float = 12.0) -> None:
+    """The dance workflow's track: the first seconds of a labelled track of immich-memories-music, as FLAC
+    (ComfyUI's Load Audio lists .flac; not every browser and PyAV build reads Opus)."""
+    samples, rate = soundfile.read(_package_file("immich_memories_music", "tracks", "energetic",
+                                                 "energetic_electronic_2.opus"), dtype="float32")
+    soundfile.write(path, samples[: int(seconds * rate)], rate)
 
 
 @contextmanager

@@ -1,0 +1,113 @@
+"""What the GENMO nodes, the CLI and the demo call: user-level inputs -> conditions -> a MOTION.
+
+- ``PoseInput`` (POSE_KEYPOINT frames at their own fps, which person), ``MusicInput`` (music features
+  per frame at the model's fps, from ``music.audio_to_music``) and ``KeyframeInput`` (a MOTION and the
+  target frame numbers) carry what a user gives before the length is known;
+- :func:`sample_from_inputs` parses the timeline against the length, fits every input to it and
+  samples (``model.generate_motion``);
+- :func:`estimate_from_poses`: 2D poses of a video -> the gravity-view motion (estimation mode) and
+  the same motion placed in the video's camera frame (``keypoints2d.fit_camera``);
+- :func:`timeline_verdicts`: the rule checker (``captioning.check``) on each prompt's window of a
+  motion. Its facts are derived from the motion by documented thresholds, not by people.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+from ..captioning.check import CheckResult, check_motion_against_text
+from ..core.errors import InputError
+from ..core.motion import Motion
+from .keyframes import make_keyframes, parse_frames
+from .keypoints2d import fit_camera, keypoint_condition, to_camera_frame
+from .model import GenmoModel, estimate_motion, frames_for_seconds, generate_motion
+from .timeline import Prompt, parse_timeline
+
+
+@dataclass(frozen=True)
+class PoseInput:
+    frames: list
+    fps: float
+    person: int = 0
+
+
+@dataclass(frozen=True)
+class MusicInput:
+    features: torch.Tensor  # [N, 35] at ``fps``
+    fps: float
+
+
+@dataclass(frozen=True)
+class KeyframeInput:
+    motion: Motion
+    frames: str | tuple
+
+
+@dataclass(frozen=True)
+class Estimate:
+    motion: Motion  # gravity-view: y up, first pelvis at the origin
+    camera_motion: Motion  # the same motion as the video's camera sees it
+    camera: dict  # fit_camera's result
+
+
+def _fit_music(music: MusicInput, length: int, fps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    if not math.isclose(music.fps, fps, rel_tol=1e-6):
+        raise InputError("music", f"features are at {music.fps:g} fps but the model runs at {fps:g} fps: compute them "
+                                  f"at the model's frame rate")
+    features = music.features[:length]
+    mask = torch.ones(length, dtype=torch.bool)
+    if len(features) < length:
+        warnings.warn(f"music: the track covers {len(features) / fps:.2f} s of the motion's {length / fps:.2f} s; the "
+                      f"rest is generated without music", stacklevel=3)
+        mask[len(features):] = False
+        features = torch.cat([features, features.new_zeros(length - len(features), features.shape[1])])
+    return features, mask
+
+
+def sample_from_inputs(model: GenmoModel, timeline, seconds: float, poses: PoseInput | None = None,
+                       music: MusicInput | None = None, keyframes: KeyframeInput | None = None,
+                       **sampling) -> tuple[Motion, list[Prompt]]:
+    """One motion of ``seconds`` under any subset of the inputs; ``sampling`` goes to ``generate_motion``
+    (steps, cfg, seed, window, text_encoder, progress, check_interrupt). Returns it with the parsed prompts."""
+    length = frames_for_seconds(seconds, model.fps)
+    prompts = parse_timeline(timeline, length / model.fps, model.fps) if timeline else []
+    keypoints = None
+    if poses is not None:
+        keypoints = keypoint_condition(poses.frames, poses.fps, length, model.fps, person=poses.person)
+    music_fields = _fit_music(music, length, model.fps) if music is not None else None
+    frames = None
+    if keyframes is not None:
+        frames = make_keyframes(keyframes.motion, parse_frames(keyframes.frames, length), length, model.stats)
+    motion = generate_motion(model, prompts, length / model.fps, keypoints=keypoints, music=music_fields,
+                             keyframes=frames, **sampling)
+    return motion, prompts
+
+
+def estimate_from_poses(model: GenmoModel, frames: list, fps: float, person: int = 0, **options) -> Estimate:
+    """The 3D motion of person ``person`` in POSE_KEYPOINT ``frames`` at ``fps``; ``options`` go to
+    ``estimate_motion`` (seed, window, mode, ...)."""
+    if not isinstance(frames, list) or not frames:
+        raise InputError("pose_keypoint", "expected a non-empty list of POSE_KEYPOINT frames")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
+        raise InputError("fps", f"expected a positive frame rate, got {fps!r}")
+    length = max(1, round(len(frames) / fps * model.fps))
+    keypoints = keypoint_condition(frames, fps, length, model.fps, person=person)
+    motion = estimate_motion(model, keypoints, **options)
+    camera = fit_camera(motion.joints, *(tensor[0] for tensor in keypoints))
+    return Estimate(motion, to_camera_frame(motion, camera), camera)
+
+
+def timeline_verdicts(motion: Motion, prompts: list[Prompt]) -> list[tuple[Prompt, CheckResult]]:
+    """The rule checker's verdict on each prompt, read on the prompt's own window of ``motion``."""
+    verdicts = []
+    for prompt in prompts:
+        start = min(int(round(prompt.start * motion.fps)), motion.num_frames - 1)
+        end = max(start + 1, min(int(round(prompt.end * motion.fps)), motion.num_frames))
+        window = dataclasses.replace(motion, joints=motion.joints[start:end].contiguous(), params={})
+        verdicts.append((prompt, check_motion_against_text(window, prompt.text)))
+    return verdicts
