@@ -15,6 +15,7 @@ from .caption import add_commands as add_caption_commands
 from .corpus import add_commands as add_corpus_commands
 from .evaluator import add_commands as add_evaluator_commands
 from .forecast import add_commands as add_forecast_commands
+from .genmo import add_commands as add_genmo_commands
 from .llm import add_commands as add_llm_commands
 from .motion import add_commands as add_motion_commands
 from .pose import add_commands as add_pose_commands
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_motion_commands(commands)
     add_caption_commands(commands)
     add_llm_commands(commands)
+    add_genmo_commands(commands)
     add_corpus_commands(commands)
     add_evaluator_commands(commands)
     add_run_command(commands)

@@ -8,14 +8,16 @@ DETECT_OUT_SUFFIX = "_poses"  # detect VIDEO writes to <video stem>_poses unless
 
 def add_commands(commands) -> None:
     demo = commands.add_parser(
-        "demo", help="detect poses in a bundled street clip, forecast poses from a bundled image, generate a "
-                     "motion from text",
+        "demo", help="detect poses in a bundled street clip, forecast poses from a bundled image, generate "
+                     "motions from text",
         description="Detect poses in the street clip that the sports2d package ships and write skeleton and "
                     "normal-map videos, then forecast 45 frames from the first frame of pose2sim's recording "
                     "with the bundled forecaster, then generate a 4-second 3D motion for 'a person walks forward' "
-                    "with the motion LLM (embedded SmolLM2 + bundled adapter) as BVH and a skeleton video.")
+                    "with the motion LLM (embedded SmolLM2 + bundled adapter) as BVH and a skeleton video, then a "
+                    "6-second motion for a two-prompt timeline with the bundled GENMO model.")
     demo.add_argument("--out", default=DEMO_OUT, help=f"output folder (default: {DEMO_OUT})")
     demo.add_argument("--skip-llm", action="store_true", help="leave out the text-to-motion step (about a minute)")
+    demo.add_argument("--skip-genmo", action="store_true", help="leave out the GENMO timeline step (about 20 s)")
     detect = commands.add_parser(
         "detect", help="detect poses in a video and render them",
         description="Detect body and hand poses in a video; write skeleton, hand-normal and body-normal videos "

@@ -8,14 +8,18 @@ from ..models.captioning.phrasing import fact_label
 from ..models.core.resources import demo_clip
 from ..models.forecasting.inference import DEMO_FORECAST_TEXT, DEMO_FPS, forecast_demo
 from ..models.forecasting.text_metrics import LONG_RATIO, check_forecast_frames
+from ..models.genmo import DEMO_MODEL
 from ..models.llm import DEMO_ADAPTER
 from ..models.llm.adapter import open_motion_llm
 from ..models.pose.pipeline import detect_video_to_files
+from .genmo_commands import open_model, sample_to_files
 from .llm_commands import generate_to_files
 from .pose import DETECT_OUT_SUFFIX
 
 DEMO_LLM_TEXT = "a person walks forward"
 DEMO_LLM_SECONDS = 4.0
+DEMO_TIMELINE = ("0-3: a person walks forward", "3-6: a person raises both arms")
+DEMO_TIMELINE_SECONDS = 6.0
 
 
 def run_command(args) -> int:
@@ -39,6 +43,8 @@ def run_command(args) -> int:
               f"(limit {LONG_RATIO}x)")
         if not args.skip_llm:
             _text_to_motion_step(out)
+        if not args.skip_genmo:
+            _timeline_step(out)
     return 0
 
 
@@ -50,3 +56,15 @@ def _text_to_motion_step(out) -> None:
     print(f"motion LLM ({llm.base.name} + bundled adapter): {motion.num_frames} frames for {DEMO_LLM_TEXT!r} in "
           f"{result['seconds']:.1f} s; wrote {result['paths']['mp4']} and {result['paths']['bvh']}")
     print(f"checker (rules, 3D): {result['check'].message}")
+
+
+def _timeline_step(out) -> None:
+    """The demo's GENMO step: a two-prompt timeline -> 6 s of 3D motion -> BVH, npz and a skeleton video."""
+    model, text_encoder = open_model(DEMO_MODEL)
+    result = sample_to_files(model, text_encoder, list(DEMO_TIMELINE), DEMO_TIMELINE_SECONDS,
+                             str(Path(out) / "timeline"))
+    motion = result["motion"]
+    print(f"GENMO (bundled demo model): {motion.num_frames} frames for the timeline {' / '.join(DEMO_TIMELINE)} in "
+          f"{result['seconds']:.1f} s; wrote {result['paths']['mp4']} and {result['paths']['bvh']}")
+    for prompt, check in result["verdicts"]:
+        print(f"checker (rules, 3D) {prompt.start:g}-{prompt.end:g} s {prompt.text!r}: {check.message}")
