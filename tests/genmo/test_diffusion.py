@@ -41,7 +41,8 @@ class TargetDenoiser(torch.nn.Module):
 
 def text_conditions(batch=B, length=L) -> GenmoConditions:
     tokens = torch.randn(batch, 1, 3, 8, generator=torch.Generator().manual_seed(1))
-    text = TextCondition(tokens, torch.ones(batch, 1, 3, dtype=torch.bool), torch.ones(batch, 1, length, dtype=torch.bool))
+    text = TextCondition(tokens, torch.ones(batch, 1, 3, dtype=torch.bool),
+                         torch.ones(batch, 1, length, dtype=torch.bool))
     return GenmoConditions(batch=batch, length=length, text=text)
 
 

@@ -313,6 +313,43 @@ def _llm_posegen_from_text(prompt: dict) -> np.ndarray:
     return grid([frames(out, 1)[0]] + spread(frames(out, 5), 3))
 
 
+def _genmo_timeline_to_motion(prompt: dict) -> np.ndarray:
+    """Four frames of the motion GENMO sampled, then its timeline."""
+    out = run_prompt(prompt, targets=[4])
+    lines = prompt["2"]["inputs"]["text"].splitlines()
+    return np.concatenate([grid(spread(frames(out, 4), 4)), text_panel([f"timeline: {' / '.join(lines)}"])])
+
+
+def _genmo_video_to_motion(prompt: dict) -> np.ndarray:
+    """The detected 2D pose over the video, then the estimated 3D motion seen from the side."""
+    out = run_prompt(prompt, targets=[1, 4, 6])
+    video, detected, side = frames(out, 1), frames(out, 6), frames(out, 4)
+    cells = [over(at(video, f), at(detected, f)) for f in (0.2, 0.8)] + [at(side, f) for f in (0.2, 0.8)]
+    return np.concatenate([grid(cells), text_panel(["top: detected 2D pose; bottom: GENMO's 3D estimate, side view"])])
+
+
+def _genmo_music_dance(prompt: dict) -> np.ndarray:
+    """Four frames of the motion sampled under the music and the prompt."""
+    out = run_prompt(prompt, targets=[6])
+    return np.concatenate([grid(spread(frames(out, 6), 4)), text_panel([
+        f"music: {prompt['1']['inputs']['audio']}; text: {prompt['4']['inputs']['text']}"])])
+
+
+def _genmo_keyframes_inbetween(prompt: dict) -> np.ndarray:
+    """The two keyframes and two frames GENMO sampled between them."""
+    out = run_prompt(prompt, targets=[5])
+    drawings = frames(out, 5)
+    cells = [drawings[0]] + [at(drawings, f) for f in (0.33, 0.67)] + [drawings[-1]]
+    return np.concatenate([grid(cells), text_panel([
+        f"keyframes at frames {prompt['2']['inputs']['frames']} (first and last cell), GENMO in between"])])
+
+
+def _genmo_posegen_from_timeline(prompt: dict) -> np.ndarray:
+    """PoseGen's inputs: the reference photo and three skeleton frames of the motion GENMO sampled."""
+    out = run_prompt(prompt, targets=[1, 6])
+    return grid([frames(out, 1)[0]] + spread(frames(out, 6), 3))
+
+
 # workflow -> its thumbnail from an API prompt (README's workflow table says what each shows)
 RECIPES: dict[str, Callable[[dict], np.ndarray]] = {
     "pose_from_image": _pose_from_image,
@@ -331,6 +368,11 @@ RECIPES: dict[str, Callable[[dict], np.ndarray]] = {
     "llm_predict_motion": _llm_predict_motion,
     "llm_inbetween_motions": _llm_inbetween_motions,
     "llm_posegen_from_text": _llm_posegen_from_text,
+    "genmo_timeline_to_motion": _genmo_timeline_to_motion,
+    "genmo_video_to_motion": _genmo_video_to_motion,
+    "genmo_music_dance": _genmo_music_dance,
+    "genmo_keyframes_inbetween": _genmo_keyframes_inbetween,
+    "genmo_posegen_from_timeline": _genmo_posegen_from_timeline,
 }
 
 
