@@ -18,7 +18,7 @@ from .pose import DETECT_OUT_SUFFIX
 
 DEMO_LLM_TEXT = "a person walks forward"
 DEMO_LLM_SECONDS = 4.0
-DEMO_TIMELINE = ("0-3: a person walks forward", "3-6: a person raises both arms")
+DEMO_TIMELINE = ("0-3: a person walks forward", "3-6: a person jumps up")
 DEMO_TIMELINE_SECONDS = 6.0
 
 

@@ -7,7 +7,7 @@ tests/support/genmo_tiny.py writes to models/genmo (fast, meaningless) and short
 
 GENMO = {"checkpoint": "[bundled] genmo_demo.safetensors", "text_encoder": "[embedded] all-MiniLM-L6-v2"}
 TINY_GENMO = {"checkpoint": "tiny_genmo.safetensors"}  # tests/support/genmo_tiny.py
-TIMELINE = "0-3: a person walks forward\n3-6: a person turns left and waves"
+TIMELINE = "0-3: a person walks forward\n3-6: a person turns left"
 SAMPLE = {"steps": 50, "cfg": 2.5, "seed": 0, "window": 120}
 POSEGEN_PARTS = {"transformer": "posegen/720p-81f-base", "interpolation_model": "posegen/720p-81f-cond",
                  "vae": "wan2.1_vae", "clip_vision": "clip_vision_h.safetensors",
@@ -48,7 +48,7 @@ GRAPHS = {
         1: ("LoadAudio", (0, 0), {"audio": "posemotion_music.flac"}),
         2: ("PoseMotionGenmoMusic", (1, 0), {"audio": (1, 0)}),
         3: ("PoseMotionLoadGenmo", (0, 1), GENMO),
-        4: ("PoseMotionGenmoTimeline", (0, 2), {"text": "a person dances to the music"}),
+        4: ("PoseMotionGenmoTimeline", (0, 2), {"text": "a person swings both arms while jumping"}),
         5: ("PoseMotionGenmoSample", (2, 0), {"genmo": (3, 0), "timeline": (4, 0), "music": (2, 0),
                                               "seconds": 8.0, **SAMPLE}),
         6: ("PoseMotionRenderMotion", (3, 0), {"motion": (5, 0), "width": 384, "height": 384}),
@@ -67,15 +67,14 @@ GRAPHS = {
     "genmo_posegen_from_timeline": {
         1: ("LoadImage", (0, 0), {"image": "posemotion_person.png"}),
         2: ("PoseMotionLoadGenmo", (0, 1), GENMO),
-        3: ("PoseMotionGenmoTimeline", (0, 2), {"text": "0-2: a person waves with both arms\n2-4: a person walks "
-                                                        "forward"}),
+        3: ("PoseMotionGenmoTimeline", (0, 2), {"text": "0-2: a person jumps up\n2-4: a person walks forward"}),
         4: ("PoseMotionGenmoSample", (1, 1), {"genmo": (2, 0), "timeline": (3, 0), "seconds": 4.0, **SAMPLE}),
         5: ("PoseMotionProjectMotion", (2, 1), {"motion": (4, 0), "width": 480, "height": 480}),
         6: ("PoseMotionRenderSkeleton", (3, 1), {"pose_keypoint": (5, 0), "width": 480, "height": 480}),
         7: ("PoseMotionLoadPoseGen", (1, 0), POSEGEN_PARTS),
         8: ("PoseMotionPoseGenSample", (4, 0), {
             "posegen": (7, 0), "reference_image": (1, 0), "pose_frames": (6, 0),
-            "prompt": "an astronaut in a white space suit waves, then walks forward",
+            "prompt": "an astronaut in a white space suit jumps, then walks forward",
             "subject_word": "astronaut", "segment_length": 81, "steps": 25, "kv_share": "half_body"}),
         9: ("SaveAnimatedWEBP", (5, 0), {"images": (8, 0), "filename_prefix": "posemotion/genmo_posegen", **WEBP}),
     },
