@@ -48,6 +48,7 @@ class Keyframes:
     mask: torch.Tensor
     root: torch.Tensor
     frames: tuple[int, ...]
+    targets: torch.Tensor | None = None  # [L, 22, 3] the keyframe poses (root's frame), NaN elsewhere
 
     def __post_init__(self):
         length = self.features.shape[0]
@@ -136,10 +137,12 @@ def make_keyframes(motion: Motion, frames, num_frames: int, stats: FeatureStats)
     features = torch.zeros(num_frames, BODY_DIM)
     mask = torch.zeros(num_frames, BODY_DIM, dtype=torch.bool)
     root = torch.full((num_frames, 3), float("nan"))
+    targets = torch.full((num_frames, BODY_JOINTS, 3), float("nan"))
     normalised = torch.from_numpy(stats.normalize(rows.astype(np.float32)))
     for k, frame in enumerate(frames):
         for part in KEYFRAME_COLUMNS:
             features[frame, part] = normalised[k, part]
             mask[frame, part] = True
         root[frame] = torch.from_numpy(placed[sources[k], 0].astype(np.float32))
-    return Keyframes(features=features, mask=mask, root=root, frames=frames)
+        targets[frame] = torch.from_numpy(placed[sources[k]].astype(np.float32))
+    return Keyframes(features=features, mask=mask, root=root, frames=frames, targets=targets)

@@ -9,9 +9,10 @@ beside it keeps the training record), or NVIDIA's GEM Lightning ``.ckpt`` (``off
 
 Output motions: ``smpl_22`` joints in metres at 20 fps, in the canonical frame of the generated clip
 (frame 0's pelvis at x = z = 0 facing +z, floor y = 0), gravity-view for estimation; bones are held
-at their median length (``humanml3d.steady_bones``). With keyframes the pelvis path is shifted so that
-it passes through the keyframes' roots (offsets in x and z linearly interpolated between keyframes,
-constant outside them); ``Keyframes.root`` must be in that same canonical frame.
+at their median length (``humanml3d.steady_bones``). With keyframes the bones take the keyframes' own
+lengths and every frame is turned and shifted so that the motion passes exactly through the keyframe
+poses (yaw and pelvis offsets measured at the keyframes, interpolated linearly between them, constant
+outside them; ``_through_keyframes``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..core.errors import InputError, ModelFileError
 from ..core.layouts import SMPL_22
 from ..core.motion import Motion
 from ..core.resources import ProgressCallback
-from ..motion.humanml3d import FeatureStats, features_to_joints, steady_bones
+from ..motion.humanml3d import FeatureStats, bone_lengths, features_to_joints, steady_bones
 from .conditions import MUSIC_DIM, GenmoConditions
 from .denoiser import GenmoConfig, GenmoDenoiser
 from .diffusion import ddim_sample, estimate
@@ -154,39 +155,61 @@ def _facing_angle(joints: torch.Tensor) -> float:
     return math.atan2(float(across[2]), float(-across[0]))
 
 
-def _root_corrected(joints: torch.Tensor, keyframes) -> torch.Tensor:
-    """Shift the pelvis path in x, z so that it passes through the keyframes' roots. The roots are in
-    the first keyframe's canonical frame: placed at the generated pelvis of that frame, turned to
-    its generated facing."""
-    roots = torch.as_tensor(keyframes.root, dtype=joints.dtype)
-    known = torch.isfinite(roots).all(-1)
-    if not known.any() or not keyframes.frames:
-        return joints
-    first = keyframes.frames[0]
-    angle = _facing_angle(joints[first])
-    cos, sin = math.cos(angle), math.sin(angle)
-    frames = torch.nonzero(known).flatten()
-    local = roots[frames] - roots[first]
-    placed_x = joints[first, 0, 0] + local[:, 0] * cos + local[:, 2] * sin
-    placed_z = joints[first, 0, 2] - local[:, 0] * sin + local[:, 2] * cos
-    offsets = torch.stack([placed_x - joints[frames, 0, 0], placed_z - joints[frames, 0, 2]], dim=-1)
-    everywhere = np.arange(joints.shape[0], dtype=np.float64)
-    shift = torch.zeros(joints.shape[0], 3, dtype=joints.dtype)
-    for column, axis in enumerate((0, 2)):
-        shift[:, axis] = torch.from_numpy(np.interp(everywhere, frames.double().numpy(),
-                                                    offsets[:, column].double().numpy())).to(joints.dtype)
-    return joints + shift[:, None, :]
+def _wrapped(angle: torch.Tensor) -> torch.Tensor:
+    return torch.atan2(torch.sin(angle), torch.cos(angle))
+
+
+def _interpolated(frames: torch.Tensor, values: torch.Tensor, length: int) -> torch.Tensor:
+    """``values`` [K] at ``frames`` -> [length], linear between keyframes, constant outside them."""
+    everywhere = np.arange(length, dtype=np.float64)
+    return torch.from_numpy(np.interp(everywhere, frames.double().numpy(), values.double().numpy()))
+
+
+def _through_keyframes(joints: torch.Tensor, keyframes) -> torch.Tensor:
+    """Turn and shift every frame so that the motion passes exactly through the keyframe poses.
+
+    The keyframe poses (``Keyframes.targets``, in the first keyframe's canonical frame) are placed at
+    the generated first keyframe: turned to its facing, its pelvis on the generated pelvis. At each
+    keyframe the yaw and the horizontal pelvis offset that bring the generated pose onto its target
+    are measured; both are interpolated linearly between keyframes (constant outside them) and each
+    frame is turned about its own pelvis and shifted by them. The pose itself (root-relative joints,
+    root height) was inpainted, so with the keyframes' bone lengths the keyframes come out exact."""
+    targets = torch.as_tensor(keyframes.targets, dtype=joints.dtype)
+    frames = torch.tensor(keyframes.frames, dtype=torch.long).sort().values
+    first = int(frames[0])
+    anchor = _facing_angle(joints[first]) - _facing_angle(targets[first])
+    cos, sin = math.cos(anchor), math.sin(anchor)
+    local = targets[frames] - targets[first, 0]
+    placed = torch.stack([joints[first, 0, 0] + local[..., 0] * cos + local[..., 2] * sin, local[..., 1] +
+                          targets[first, 0, 1], joints[first, 0, 2] - local[..., 0] * sin + local[..., 2] * cos], -1)
+    turns = _wrapped(torch.tensor([_facing_angle(p) - _facing_angle(joints[f]) for p, f in zip(placed, frames)]))
+    shifts = placed[:, 0] - joints[frames, 0]
+    length = joints.shape[0]
+    turn = _interpolated(frames, torch.from_numpy(np.unwrap(turns.numpy())), length).to(joints.dtype)
+    shift = torch.stack([_interpolated(frames, shifts[:, axis], length) for axis in (0, 2)], -1).to(joints.dtype)
+    pelvis = joints[:, :1]
+    relative = joints - pelvis
+    c, s = torch.cos(turn)[:, None], torch.sin(turn)[:, None]
+    turned = torch.stack([relative[..., 0] * c + relative[..., 2] * s, relative[..., 1],
+                          -relative[..., 0] * s + relative[..., 2] * c], -1)
+    moved = pelvis.clone()
+    moved[..., 0] += shift[:, None, 0]
+    moved[..., 2] += shift[:, None, 1]
+    return turned + moved
 
 
 def _to_motion(model: GenmoModel, x0: torch.Tensor, keyframes=None) -> Motion:
     features = model.stats.denormalize(x0[0].detach().cpu().float())
     joints = features_to_joints(features)
-    if keyframes is not None:
-        joints = _root_corrected(joints, keyframes)
     if not torch.isfinite(joints).all():
         raise ModelFileError("the GENMO model produced non-finite motion: its weights are damaged")
-    joints = torch.from_numpy(steady_bones(joints))
-    return Motion(joints=joints, fps=model.fps, layout="smpl_22")
+    if keyframes is not None and keyframes.targets is not None:
+        first = keyframes.frames[0]  # every keyframe pose has the source motion's bones
+        lengths = bone_lengths(keyframes.targets[[first, first]])  # (it takes a clip of at least 2 frames)
+        joints = _through_keyframes(torch.from_numpy(steady_bones(joints, lengths)), keyframes)
+    else:
+        joints = torch.from_numpy(steady_bones(joints))
+    return Motion(joints=joints.float().contiguous(), fps=model.fps, layout="smpl_22")
 
 
 # ----------------------------------------------------------------------------- generation and estimation

@@ -208,13 +208,19 @@ def _with_lengths(joints: torch.Tensor, lengths: torch.Tensor, root: torch.Tenso
     return out
 
 
-def steady_bones(joints) -> np.ndarray:
-    """Every bone at its median length over the clip, directions kept: float32 [T, J, 3]. The pelvis
-    keeps its horizontal path; each frame moves up or down so that its lowest joint keeps its height
-    (a foot on the floor stays there). Decoders that predict joint positions (the tokenizers'
-    HumanML3D features) let bone lengths drift from frame to frame; a body's do not."""
+def steady_bones(joints, lengths=None) -> np.ndarray:
+    """Every bone at its median length over the clip (or at ``lengths`` [J-1], e.g. a keyframe's own),
+    directions kept: float32 [T, J, 3]. The pelvis keeps its horizontal path; each frame moves up or
+    down so that its lowest joint keeps its height (a foot on the floor stays there). Decoders that
+    predict joint positions (the tokenizers' HumanML3D features) let bone lengths drift from frame to
+    frame; a body's do not."""
     joints = _check_joints(joints)
-    lengths = torch.from_numpy(bone_lengths(joints)).to(joints.dtype)
+    if lengths is None:
+        lengths = torch.from_numpy(bone_lengths(joints)).to(joints.dtype)
+    else:
+        lengths = torch.as_tensor(np.asarray(lengths), dtype=joints.dtype)
+        if lengths.shape != (joints.shape[1] - 1,):
+            raise InputError("lengths", f"expected {joints.shape[1] - 1} bone lengths, got {list(lengths.shape)}")
     steady = _with_lengths(joints, lengths, joints[:, 0])
     steady[..., 1] += (joints[..., 1].min(dim=1).values - steady[..., 1].min(dim=1).values)[:, None]
     return steady.numpy().astype(np.float32)
