@@ -56,6 +56,7 @@ def run_train(args) -> int:
     record = {"seconds": round(seconds, 1), "device": history["device"], "steps": args.steps,
               "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "corpus": args.corpus,
               "items": history["items"], "captions": history["captions"], "history": history["history"],
+              "conditions": history["conditions"],
               "captions_note": DERIVED_NOTE.format(corpus=args.corpus),
               "command": "python -m posemotion " + " ".join(sys.argv[1:]),
               "continues": init.record if init is not None else None}

@@ -21,7 +21,14 @@ from ..models.genmo.keyframes import parse_frames
 from ..models.genmo.keypoints2d import pose_keypoint_to_coco
 from ..models.genmo.model import MAX_SECONDS, load_genmo
 from ..models.genmo.music import audio_to_music
-from ..models.genmo.pipeline import KeyframeInput, MusicInput, PoseInput, estimate_from_poses, sample_from_inputs
+from ..models.genmo.pipeline import (
+    KeyframeInput,
+    MusicInput,
+    PoseInput,
+    estimate_from_poses,
+    sample_from_inputs,
+    untrained_inputs,
+)
 from ..models.genmo.text_encoders import open_text_encoder
 from ..models.genmo.timeline import parse_timeline
 from ..models.pose.detection import DetectionSettings, detect_poses
@@ -223,7 +230,9 @@ class PoseMotionGenmoSample:
             model, timeline, seconds, poses=pose_2d, music=music, keyframes=keyframes, steps=steps, cfg=cfg,
             seed=seed, window=window, text_encoder=genmo.text_encoder, progress=bridge.Progress(steps, "GENMO"),
             check_interrupt=bridge.check_interrupt)
-        return {"ui": {"text": [f"{motion.num_frames} frames at {motion.fps:g} fps"]},
+        untrained = untrained_inputs(genmo.model, timeline=timeline, poses=pose_2d, music=music)
+        note = f"; {', '.join(untrained)}: not in this model's training, ignore the effect" if untrained else ""
+        return {"ui": {"text": [f"{motion.num_frames} frames at {motion.fps:g} fps{note}"]},
                 "result": (motion, float(motion.fps))}
 
 

@@ -69,11 +69,24 @@ def _fit_music(music: MusicInput, length: int, fps: float) -> tuple[torch.Tensor
     return features, mask
 
 
+def untrained_inputs(model: GenmoModel, **given) -> list[str]:
+    """The given inputs (name -> value or None) the model's training never showed it, from the
+    ``conditions`` its training record lists (absent for GEM's weights, which saw them all)."""
+    trained = model.record.get("conditions")
+    if trained is None:
+        return []
+    names = {"timeline": "text", "poses": "keypoints", "music": "music"}
+    return [name for name, value in given.items() if value is not None and names[name] not in trained]
+
+
 def sample_from_inputs(model: GenmoModel, timeline, seconds: float, poses: PoseInput | None = None,
                        music: MusicInput | None = None, keyframes: KeyframeInput | None = None,
                        **sampling) -> tuple[Motion, list[Prompt]]:
     """One motion of ``seconds`` under any subset of the inputs; ``sampling`` goes to ``generate_motion``
     (steps, cfg, seed, window, text_encoder, progress, check_interrupt). Returns it with the parsed prompts."""
+    for name in untrained_inputs(model, music=music, poses=poses, timeline=timeline or None):
+        warnings.warn(f"{name}: this model was trained without it (its record lists {model.record['conditions']}); "
+                      f"it changes the motion in ways the model never learned", stacklevel=2)
     length = frames_for_seconds(seconds, model.fps)
     prompts = parse_timeline(timeline, length / model.fps, model.fps) if timeline else []
     keypoints = None

@@ -175,3 +175,16 @@ def test_a_gem_lightning_checkpoint_loads_as_a_model_that_does_not_decode_here(t
         assert torch.equal(model.denoiser.state_dict()[name], value), name
     with pytest.raises(InputError, match="model"):
         generate_motion(model, [], 1.0, steps=2)
+
+
+def test_inputs_the_training_never_showed_are_named(trained):
+    from posemotion.models.genmo.pipeline import MusicInput, sample_from_inputs, untrained_inputs
+
+    model = trained[0]
+    music = MusicInput(torch.zeros(20, 35), model.fps)
+    model.record = {"conditions": ["text", "keypoints"]}
+    assert untrained_inputs(model, timeline=["walks"], music=music) == ["music"]
+    with pytest.warns(UserWarning, match="music: this model was trained without it"):
+        sample_from_inputs(model, [], 1.0, music=music, steps=1)
+    model.record = {}  # GEM's weights record no conditions: nothing to say
+    assert untrained_inputs(model, music=music) == []

@@ -317,7 +317,8 @@ def _genmo_timeline_to_motion(prompt: dict) -> np.ndarray:
     """Four frames of the motion GENMO sampled, then its timeline."""
     out = run_prompt(prompt, targets=[4])
     lines = prompt["2"]["inputs"]["text"].splitlines()
-    return np.concatenate([grid(spread(frames(out, 4), 4)), text_panel([f"timeline: {' / '.join(lines)}"])])
+    cells = [crop_around(cell, cell) for cell in spread(frames(out, 4), 4)]
+    return np.concatenate([grid(cells), text_panel([f"timeline: {' / '.join(lines)}"])])
 
 
 def _genmo_video_to_motion(prompt: dict) -> np.ndarray:
@@ -331,7 +332,8 @@ def _genmo_video_to_motion(prompt: dict) -> np.ndarray:
 def _genmo_music_dance(prompt: dict) -> np.ndarray:
     """Four frames of the motion sampled under the music and the prompt."""
     out = run_prompt(prompt, targets=[6])
-    return np.concatenate([grid(spread(frames(out, 6), 4)), text_panel([
+    cells = [crop_around(cell, cell) for cell in spread(frames(out, 6), 4)]
+    return np.concatenate([grid(cells), text_panel([
         f"music: {prompt['1']['inputs']['audio']}; text: {prompt['4']['inputs']['text']}"])])
 
 
@@ -340,6 +342,7 @@ def _genmo_keyframes_inbetween(prompt: dict) -> np.ndarray:
     out = run_prompt(prompt, targets=[5])
     drawings = frames(out, 5)
     cells = [drawings[0]] + [at(drawings, f) for f in (0.33, 0.67)] + [drawings[-1]]
+    cells = [crop_around(cell, cell) for cell in cells]
     return np.concatenate([grid(cells), text_panel([
         f"keyframes at frames {prompt['2']['inputs']['frames']} (first and last cell), GENMO in between"])])
 
