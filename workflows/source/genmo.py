@@ -5,14 +5,12 @@ The shipped files load the bundled demo model. ``TEST_SETTINGS`` swaps in the ti
 tests/support/genmo_tiny.py writes to models/genmo (fast, meaningless) and shortens the motions.
 """
 
+from .llm import POSEGEN_PARTS, WEBP  # the same PoseGen parts and animated-WEBP settings
+
 GENMO = {"checkpoint": "[bundled] genmo_demo.safetensors", "text_encoder": "[embedded] all-MiniLM-L6-v2"}
 TINY_GENMO = {"checkpoint": "tiny_genmo.safetensors"}  # tests/support/genmo_tiny.py
 TIMELINE = "0-3: a person walks forward\n3-6: a person turns left"
 SAMPLE = {"steps": 50, "cfg": 2.5, "seed": 0, "window": 120}
-POSEGEN_PARTS = {"transformer": "posegen/720p-81f-base", "interpolation_model": "posegen/720p-81f-cond",
-                 "vae": "wan2.1_vae", "clip_vision": "clip_vision_h.safetensors",
-                 "text_encoder": "umt5_xxl_fp16.safetensors", "tokenizer": "umt5-xxl-tokenizer"}
-WEBP = {"fps": 20.0, "lossless": False, "quality": 90}
 FAST = {"steps": 2}  # test runs: two denoising steps
 
 GRAPHS = {
