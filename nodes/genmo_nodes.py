@@ -74,9 +74,9 @@ def _text_encoder_choices() -> list[str]:
 class PoseMotionLoadGenmo:
     CATEGORY = CATEGORY
     DESCRIPTION = ("Loads a GENMO motion diffusion model: the bundled demo model (HumanML3D 263-d motion, trained here "
-                   "on the pack's small motion-text corpus), a model you trained (models/genmo), or NVIDIA's "
-                   "gem_smpl.ckpt (needs your T5 encoder folder in models/text_encoders and SMPL files in "
-                   "models/smpl).")
+                   "on the pack's small motion-text corpus) or a model you trained (models/genmo). NVIDIA's "
+                   "gem_smpl.ckpt loads (with your T5 encoder folder from models/text_encoders), but GENMO Sample "
+                   "refuses it for now: its 151-d SMPL output is not decoded into a MOTION yet.")
     RETURN_TYPES = ("GENMO_MODEL",)
     RETURN_NAMES = ("genmo",)
     FUNCTION = "load"
@@ -117,7 +117,7 @@ class PoseMotionGenmoTimeline:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"text": ("STRING", {"default": "0-3: a person walks forward\n3-6: a person waves",
+        return {"required": {"text": ("STRING", {"default": "0-3: a person walks forward\n3-6: a person jumps up",
                                                  "multiline": True})}}
 
     def build(self, text):
