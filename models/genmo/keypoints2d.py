@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 import torch
 
-from ..core.errors import InputError
+from ..core.errors import InputError, positive_number
 from ..core.layouts import COCO_17, OPENPOSE_18, SMPL_22
 from ..core.motion import Motion, validate_motion
 from ..core.pose_keypoint import validate_pose_keypoint
@@ -133,8 +133,7 @@ def keypoint_condition(frames: list[dict], fps: float, num_frames: int, motion_f
     (``keep_training_joints``).
     """
     for name, value in (("fps", fps), ("motion_fps", motion_fps)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise InputError(name, f"expected a positive frame rate, got {value!r}")
+        positive_number(value, name, "a positive frame rate")
     if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
         raise InputError("num_frames", f"expected a positive frame count, got {num_frames!r}")
     keypoints, bbox, present = pose_keypoint_to_coco(frames, person)

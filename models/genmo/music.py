@@ -25,14 +25,13 @@ the one after it (librosa's onset envelope peaks up to one 50 ms frame late at 2
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import librosa
 import numpy as np
 import torch
 
-from ..core.errors import InputError
+from ..core.errors import InputError, positive_number
 from .conditions import MUSIC_DIM
 
 HOP_LENGTH = 512  # EDGE's hop, in samples of the resampled audio
@@ -55,7 +54,7 @@ assert MUSIC_LAYOUT["beats"].stop == MUSIC_DIM
 def music_features(waveform, sample_rate: int, fps: float = 20, num_frames: int | None = None
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-frame music features [L, 35] and their frame mask [L] (see the module docstring)."""
-    fps = _check_fps(fps)
+    fps = positive_number(fps, "fps", "a positive frame rate")
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
         raise InputError("sample_rate", f"expected a positive whole number of samples per second, got {sample_rate!r}")
     if num_frames is not None and (isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer))
@@ -100,7 +99,7 @@ def beat_bpm(features, fps: float = 20) -> float:
     gap per beat): long pairs average the rounding out, and the median ignores the few beats the
     tracker places off the grid at the ends of a track.
     """
-    fps = _check_fps(fps)
+    fps = positive_number(fps, "fps", "a positive frame rate")
     features = torch.as_tensor(features)
     if features.ndim != 2 or features.shape[1] != MUSIC_DIM:
         raise InputError("features", f"expected music features [L, {MUSIC_DIM}], got {list(features.shape)}")
@@ -166,9 +165,3 @@ def _mono(waveform, sample_rate: int) -> np.ndarray:
     if peak < SILENCE_PEAK:
         raise InputError("music", f"the track is silent (peak amplitude {peak:.1e}, below {SILENCE_PEAK:g})")
     return mono
-
-
-def _check_fps(fps) -> float:
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
-        raise InputError("fps", f"expected a positive frame rate, got {fps!r}")
-    return float(fps)

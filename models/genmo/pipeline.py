@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from ..captioning.check import CheckResult, check_motion_against_text
-from ..core.errors import InputError
+from ..core.errors import InputError, positive_number
 from ..core.motion import Motion
 from .keyframes import make_keyframes, parse_frames
 from .keypoints2d import fit_camera, keypoint_condition, to_camera_frame
@@ -106,8 +106,7 @@ def estimate_from_poses(model: GenmoModel, frames: list, fps: float, person: int
     ``estimate_motion`` (seed, window, mode, ...)."""
     if not isinstance(frames, list) or not frames:
         raise InputError("pose_keypoint", "expected a non-empty list of POSE_KEYPOINT frames")
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
-        raise InputError("fps", f"expected a positive frame rate, got {fps!r}")
+    fps = positive_number(fps, "fps", "a positive frame rate")
     length = max(1, round(len(frames) / fps * model.fps))
     keypoints = keypoint_condition(frames, fps, length, model.fps, person=person)
     motion = estimate_motion(model, keypoints, **options)

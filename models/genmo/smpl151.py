@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 import os
 import pickle
 
@@ -36,7 +35,7 @@ import smplx
 import torch
 from smplx.utils import Struct
 
-from ..core.errors import InputError, ModelFileError
+from ..core.errors import InputError, ModelFileError, positive_number
 from ..core.motion import Motion
 from ..motion.rotations import cont6d_to_matrix, matrix_to_cont6d
 
@@ -121,8 +120,7 @@ def decode_151(x, body_model: smplx.SMPL, fps: float) -> Motion:
     ``smpl_global_orient`` [L, 3, 3] (gravity view), ``smpl_betas`` [L, 10], ``smpl_transl`` [L, 3]
     (after the floor and start shift).
     """
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
-        raise InputError("fps", f"expected a positive frame rate, got {fps!r}")
+    fps = positive_number(fps, "fps", "a positive frame rate")
     x = _check_features(torch.as_tensor(x).detach().to(device=body_model.shapedirs.device, dtype=torch.float32))
     if x.ndim != 2:
         raise InputError("features", f"expected [L, {FEATURE_DIM}] for one motion, got {list(x.shape)}")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..core.errors import InputError
+from ..core.errors import InputError, positive_number
 from .conditions import TextCondition
 
 # A number with an optional unit: "3", "2.5", ".5", "-1" (caught as negative), "3s", "50%".
@@ -61,11 +61,8 @@ def _seconds(value: str, unit: str | None, seconds: float) -> float:
 
 def parse_timeline(entries: str | list[str], seconds: float, fps: float = 20.0) -> list[Prompt]:
     """Prompts of a timeline over a motion of ``seconds`` (see the module docstring for the syntax)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) \
-            or seconds <= 0:
-        raise InputError("seconds", f"expected a positive length in seconds, got {seconds!r}")
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
-        raise InputError("fps", f"expected a positive frame rate, got {fps!r}")
+    positive_number(seconds, "seconds", "a positive length in seconds")
+    fps = positive_number(fps, "fps", "a positive frame rate")
     tolerance = 0.5 / fps
     prompts = []
     for number, entry in enumerate(_entries(entries), start=1):
@@ -116,8 +113,7 @@ def encode_timeline(prompts: list[Prompt], num_frames: int, fps: float, text_enc
         raise InputError("text", "the timeline has no prompt")
     if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
         raise InputError("num_frames", f"expected a positive frame count, got {num_frames!r}")
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
-        raise InputError("fps", f"expected a positive frame rate, got {fps!r}")
+    positive_number(fps, "fps", "a positive frame rate")
     encoded = text_encoder.encode([p.text for p in prompts])
     tokens, mask = encoded.tokens.float(), encoded.mask.bool()
     return TextCondition(tokens=tokens[None], token_mask=mask[None],
