@@ -64,18 +64,23 @@ def music_features(waveform, sample_rate: int, fps: float = 20, num_frames: int 
     analysis_rate = int(round(fps * HOP_LENGTH))
     audio = librosa.resample(mono, orig_sr=int(sample_rate), target_sr=analysis_rate) \
         if int(sample_rate) != analysis_rate else mono
-    columns = _feature_columns(audio.astype(np.float32), analysis_rate)
-    frames = columns.shape[0]
-    length = frames if num_frames is None else int(num_frames)
-    features = np.zeros((length, MUSIC_DIM), dtype=np.float32)
-    covered = min(frames, length)
-    features[:covered] = columns[:covered]
-    mask = np.zeros(length, dtype=bool)
+    columns = torch.from_numpy(_feature_columns(audio.astype(np.float32), analysis_rate))
+    return fit_to_frames(columns, len(columns) if num_frames is None else int(num_frames), fps)
+
+
+def fit_to_frames(features: torch.Tensor, num_frames: int, fps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Music features [N, 35] at ``fps`` cut or zero-padded to ``num_frames`` rows, with the mask of the
+    rows the track covers; a track shorter than the motion warns (the rest is generated without music)."""
+    covered = min(len(features), num_frames)
+    fitted = features.new_zeros(num_frames, MUSIC_DIM)
+    fitted[:covered] = features[:covered]
+    mask = torch.zeros(num_frames, dtype=torch.bool)
     mask[:covered] = True
-    if covered < length:
-        warnings.warn(f"music: the track covers {covered} frames ({covered / fps:.2f} s at {fps:g} fps) but the "
-                      f"motion has {length}; the remaining {length - covered} frames have no music", stacklevel=2)
-    return torch.from_numpy(features), torch.from_numpy(mask)
+    if covered < num_frames:
+        warnings.warn(f"music: the track covers {covered / fps:.2f} s of the motion's {num_frames / fps:.2f} s "
+                      f"({covered} frames at {fps:g} fps; the motion has {num_frames}); the remaining "
+                      f"{num_frames - covered} frames are generated without music", stacklevel=3)
+    return fitted, mask
 
 
 def audio_to_music(audio, fps: float = 20, num_frames: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -26,6 +26,7 @@ from ..core.motion import Motion
 from .keyframes import make_keyframes, parse_frames
 from .keypoints2d import fit_camera, keypoint_condition, to_camera_frame
 from .model import GenmoModel, estimate_motion, frames_for_seconds, generate_motion
+from .music import fit_to_frames
 from .timeline import Prompt, parse_timeline
 
 
@@ -59,14 +60,7 @@ def _fit_music(music: MusicInput, length: int, fps: float) -> tuple[torch.Tensor
     if not math.isclose(music.fps, fps, rel_tol=1e-6):
         raise InputError("music", f"features are at {music.fps:g} fps but the model runs at {fps:g} fps: compute them "
                                   f"at the model's frame rate")
-    features = music.features[:length]
-    mask = torch.ones(length, dtype=torch.bool)
-    if len(features) < length:
-        warnings.warn(f"music: the track covers {len(features) / fps:.2f} s of the motion's {length / fps:.2f} s; the "
-                      f"rest is generated without music", stacklevel=3)
-        mask[len(features):] = False
-        features = torch.cat([features, features.new_zeros(length - len(features), features.shape[1])])
-    return features, mask
+    return fit_to_frames(music.features, length, fps)
 
 
 def untrained_inputs(model: GenmoModel, **given) -> list[str]:
