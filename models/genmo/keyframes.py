@@ -7,12 +7,12 @@ Data contract (``Keyframes``, for a motion of L frames of D = 263 HumanML3D feat
 - ``mask`` [L, D] bool: the known entries, only the pose parts of the keyframe rows: root height
   [3], root-relative joints [4:67] and joint rotations [67:193]. Velocities, the root's yaw and xz
   velocity and foot contacts stay free, so the sampler fills the motion between keyframes;
-- ``root`` [L, 3] float32: the pelvis position at each keyframe (NaN elsewhere) in the canonical
-  frame of the first keyframe (``frames[0]``): that pose's pelvis at x = z = 0 facing +z
+- ``targets`` [L, 22, 3] float32: the keyframe poses (NaN elsewhere) in the canonical frame of the
+  first keyframe (``frames[0]``): that pose's pelvis at x = z = 0 facing +z
   (``humanml3d.canonicalize``'s facing), y the height above the floor (the lowest joint of the
-  whole given motion). When ``frames[0]`` is frame 0 this is the generated motion's own frame
-  (``features_to_joints`` output); otherwise the sampler places the first keyframe where its
-  integrated root path puts it and the others relative to it;
+  whole given motion); ``root`` is their pelvis [L, 3]. When ``frames[0]`` is frame 0 this is the
+  generated motion's own frame (``features_to_joints`` output); otherwise the sampler places the
+  first keyframe where its integrated root path puts it and the others relative to it;
 - ``frames``: the keyframe indices, in the order given.
 
 Which motion frame becomes which keyframe: a motion of exactly ``len(frames)`` frames gives one pose
@@ -46,18 +46,23 @@ _RIC_HEIGHTS = np.arange(4 + 1, 67, 3)  # the y column of each root-relative joi
 class Keyframes:
     features: torch.Tensor
     mask: torch.Tensor
-    root: torch.Tensor
+    targets: torch.Tensor
     frames: tuple[int, ...]
-    targets: torch.Tensor | None = None  # [L, 22, 3] the keyframe poses (root's frame), NaN elsewhere
 
     def __post_init__(self):
         length = self.features.shape[0]
-        if self.features.ndim != 2 or self.mask.shape != self.features.shape or self.root.shape != (length, 3):
-            raise InputError("keyframes", f"expected features [L, D], mask [L, D] and root [L, 3], got "
-                                          f"{list(self.features.shape)}, {list(self.mask.shape)}, "
-                                          f"{list(self.root.shape)}")
+        if self.features.ndim != 2 or self.mask.shape != self.features.shape \
+                or self.targets.shape != (length, BODY_JOINTS, 3):
+            raise InputError("keyframes", f"expected features [L, D], mask [L, D] and targets [L, {BODY_JOINTS}, 3], "
+                                          f"got {list(self.features.shape)}, {list(self.mask.shape)}, "
+                                          f"{list(self.targets.shape)}")
         if self.mask.dtype != torch.bool or not all(0 <= f < length for f in self.frames):
             raise InputError("keyframes", f"mask must be bool and frames inside 0..{length - 1}")
+
+    @property
+    def root(self) -> torch.Tensor:
+        """[L, 3] the keyframes' pelvis positions, NaN elsewhere."""
+        return self.targets[:, 0]
 
     @property
     def num_frames(self) -> int:
@@ -136,13 +141,11 @@ def make_keyframes(motion: Motion, frames, num_frames: int, stats: FeatureStats)
 
     features = torch.zeros(num_frames, BODY_DIM)
     mask = torch.zeros(num_frames, BODY_DIM, dtype=torch.bool)
-    root = torch.full((num_frames, 3), float("nan"))
     targets = torch.full((num_frames, BODY_JOINTS, 3), float("nan"))
     normalised = torch.from_numpy(stats.normalize(rows.astype(np.float32)))
     for k, frame in enumerate(frames):
         for part in KEYFRAME_COLUMNS:
             features[frame, part] = normalised[k, part]
             mask[frame, part] = True
-        root[frame] = torch.from_numpy(placed[sources[k], 0].astype(np.float32))
         targets[frame] = torch.from_numpy(placed[sources[k]].astype(np.float32))
-    return Keyframes(features=features, mask=mask, root=root, frames=frames, targets=targets)
+    return Keyframes(features=features, mask=mask, targets=targets, frames=frames)

@@ -26,10 +26,11 @@ from torch import nn
 
 from ..core import checkpoint
 from ..core.errors import InputError, ModelFileError
-from ..core.layouts import SMPL_22
 from ..core.motion import Motion
 from ..core.resources import ProgressCallback
 from ..motion.humanml3d import FeatureStats, bone_lengths, features_to_joints, steady_bones
+from ..motion.rotations import yaw_rotate
+from ..render.camera import facing_yaw_degrees
 from .conditions import MUSIC_DIM, GenmoConditions
 from .denoiser import GenmoConfig, GenmoDenoiser
 from .diffusion import ddim_sample, estimate
@@ -42,8 +43,6 @@ FPS = 20.0  # HumanML3D's frame rate: the demo model's features are per frame at
 HUMANML3D = "humanml3d_263"
 ESTIMATION_MODES = ("estimation", "generation")
 MAX_SECONDS = 60.0  # default longest generation: sampling cost grows linearly, 1200 frames at 20 fps
-LEFT_HIP, RIGHT_HIP, LEFT_SHOULDER, RIGHT_SHOULDER = (SMPL_22.index(n) for n in
-                                                      ("left_hip", "right_hip", "left_shoulder", "right_shoulder"))
 
 
 class GenmoModel(nn.Module):
@@ -148,21 +147,16 @@ def _music_fields(music, length: int) -> dict:
 
 # ----------------------------------------------------------------------------- outputs
 
-def _facing_angle(joints: torch.Tensor) -> float:
-    """Yaw (radians) of one pose's facing ``up x across`` (``humanml3d.canonicalize``'s convention)
-    from +z, so that (sin, cos) of it is the facing's (x, z) direction."""
-    across = joints[RIGHT_HIP] - joints[LEFT_HIP] + joints[RIGHT_SHOULDER] - joints[LEFT_SHOULDER]
-    return math.atan2(float(across[2]), float(-across[0]))
+def _facing(pose: torch.Tensor) -> float:
+    """Yaw (radians) of one smpl_22 pose's facing, in ``yaw_rotate``'s sense: turning a pose that faces
+    +z by it makes it face like ``pose``."""
+    return math.radians(facing_yaw_degrees(pose[None], "smpl_22"))
 
 
-def _wrapped(angle: torch.Tensor) -> torch.Tensor:
-    return torch.atan2(torch.sin(angle), torch.cos(angle))
-
-
-def _interpolated(frames: torch.Tensor, values: torch.Tensor, length: int) -> torch.Tensor:
+def _interpolated(frames: torch.Tensor, values, length: int) -> torch.Tensor:
     """``values`` [K] at ``frames`` -> [length], linear between keyframes, constant outside them."""
     everywhere = np.arange(length, dtype=np.float64)
-    return torch.from_numpy(np.interp(everywhere, frames.double().numpy(), values.double().numpy()))
+    return torch.from_numpy(np.interp(everywhere, frames.double().numpy(), np.asarray(values, np.float64)))
 
 
 def _through_keyframes(joints: torch.Tensor, keyframes) -> torch.Tensor:
@@ -177,25 +171,15 @@ def _through_keyframes(joints: torch.Tensor, keyframes) -> torch.Tensor:
     targets = torch.as_tensor(keyframes.targets, dtype=joints.dtype)
     frames = torch.tensor(keyframes.frames, dtype=torch.long).sort().values
     first = int(frames[0])
-    anchor = _facing_angle(joints[first]) - _facing_angle(targets[first])
-    cos, sin = math.cos(anchor), math.sin(anchor)
-    local = targets[frames] - targets[first, 0]
-    placed = torch.stack([joints[first, 0, 0] + local[..., 0] * cos + local[..., 2] * sin, local[..., 1] +
-                          targets[first, 0, 1], joints[first, 0, 2] - local[..., 0] * sin + local[..., 2] * cos], -1)
-    turns = _wrapped(torch.tensor([_facing_angle(p) - _facing_angle(joints[f]) for p, f in zip(placed, frames)]))
-    shifts = placed[:, 0] - joints[frames, 0]
-    length = joints.shape[0]
-    turn = _interpolated(frames, torch.from_numpy(np.unwrap(turns.numpy())), length).to(joints.dtype)
-    shift = torch.stack([_interpolated(frames, shifts[:, axis], length) for axis in (0, 2)], -1).to(joints.dtype)
+    anchor = torch.tensor(_facing(joints[first]) - _facing(targets[first]), dtype=joints.dtype)
+    placed = yaw_rotate(targets[frames] - targets[first, 0], anchor) + joints[first, 0]
+    turns = [_facing(pose) - _facing(joints[f]) for pose, f in zip(placed, frames)]
+    turn = _interpolated(frames, np.unwrap(np.angle(np.exp(1j * np.array(turns)))), len(joints)).to(joints.dtype)
+    shift = placed[:, 0] - joints[frames, 0]
+    shift[:, 1] = 0.0  # heights were inpainted: only the horizontal path moves
+    shift = torch.stack([_interpolated(frames, shift[:, axis], len(joints)) for axis in range(3)], -1)
     pelvis = joints[:, :1]
-    relative = joints - pelvis
-    c, s = torch.cos(turn)[:, None], torch.sin(turn)[:, None]
-    turned = torch.stack([relative[..., 0] * c + relative[..., 2] * s, relative[..., 1],
-                          -relative[..., 0] * s + relative[..., 2] * c], -1)
-    moved = pelvis.clone()
-    moved[..., 0] += shift[:, None, 0]
-    moved[..., 2] += shift[:, None, 1]
-    return turned + moved
+    return yaw_rotate(joints - pelvis, turn[:, None]) + pelvis + shift.to(joints.dtype)[:, None]
 
 
 def _to_motion(model: GenmoModel, x0: torch.Tensor, keyframes=None) -> Motion:
@@ -203,7 +187,7 @@ def _to_motion(model: GenmoModel, x0: torch.Tensor, keyframes=None) -> Motion:
     joints = features_to_joints(features)
     if not torch.isfinite(joints).all():
         raise ModelFileError("the GENMO model produced non-finite motion: its weights are damaged")
-    if keyframes is not None and keyframes.targets is not None:
+    if keyframes is not None:
         first = keyframes.frames[0]  # every keyframe pose has the source motion's bones
         lengths = bone_lengths(keyframes.targets[[first, first]])  # (it takes a clip of at least 2 frames)
         joints = _through_keyframes(torch.from_numpy(steady_bones(joints, lengths)), keyframes)

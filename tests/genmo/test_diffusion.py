@@ -107,7 +107,8 @@ def test_keyframe_inpainting_keeps_observed_entries_exactly():
     mask = torch.zeros(L, D, dtype=torch.bool)
     mask[[0, L - 1], :3] = True
     features = torch.where(mask, torch.randn(L, D, generator=torch.Generator().manual_seed(6)), torch.zeros(L, D))
-    keyframes = Keyframes(features=features, mask=mask, root=torch.full((L, 3), float("nan")), frames=(0, L - 1))
+    keyframes = Keyframes(features=features, mask=mask, targets=torch.full((L, 22, 3), float("nan")),
+                          frames=(0, L - 1))
     denoiser = TargetDenoiser(torch.zeros(B, L, D))
     out = ddim_sample(denoiser, GenmoConditions(batch=B, length=L), (B, L, D), steps=5, keyframes=keyframes,
                       generator=torch.Generator().manual_seed(0))
