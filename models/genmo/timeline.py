@@ -14,8 +14,7 @@ motion: an end up to half a frame (at ``fps``) past the length is clamped to it,
 an error naming the prompt. An empty timeline gives no prompts (generation without text).
 
 ``encode_timeline`` gives prompt k the frames i with ``start * fps <= i < end * fps`` (at least one
-frame: the one at its start) and its text encoder tokens; ``stack_text_conditions`` pads several
-timelines to one batch.
+frame: the one at its start) and its text encoder tokens.
 """
 
 from __future__ import annotations
@@ -118,27 +117,3 @@ def encode_timeline(prompts: list[Prompt], num_frames: int, fps: float, text_enc
     tokens, mask = encoded.tokens.float(), encoded.mask.bool()
     return TextCondition(tokens=tokens[None], token_mask=mask[None],
                          windows=prompt_windows(prompts, num_frames, fps)[None])
-
-
-def stack_text_conditions(conditions: list[TextCondition]) -> TextCondition:
-    """Concatenate TextConditions along the batch, padding prompt slots (K) and tokens (M).
-
-    Padding slots have no real token and an empty window, so ``TextCondition.present`` is False there.
-    All must share the frame count L and the token width D.
-    """
-    if not conditions:
-        raise InputError("text", "no TextCondition to stack")
-    length, width = conditions[0].windows.shape[2], conditions[0].tokens.shape[3]
-    for n, c in enumerate(conditions):
-        if c.windows.shape[2] != length or c.tokens.shape[3] != width:
-            raise InputError("text", f"condition {n} has {c.windows.shape[2]} frames and {c.tokens.shape[3]}-d tokens; "
-                                     f"condition 0 has {length} and {width}")
-    slots = max(c.tokens.shape[1] for c in conditions)
-    words = max(c.tokens.shape[2] for c in conditions)
-    tokens, masks, windows = [], [], []
-    for c in conditions:
-        dk, dm = slots - c.tokens.shape[1], words - c.tokens.shape[2]
-        tokens.append(torch.nn.functional.pad(c.tokens, (0, 0, 0, dm, 0, dk)))
-        masks.append(torch.nn.functional.pad(c.token_mask, (0, dm, 0, dk)))
-        windows.append(torch.nn.functional.pad(c.windows, (0, 0, 0, dk)))
-    return TextCondition(tokens=torch.cat(tokens), token_mask=torch.cat(masks), windows=torch.cat(windows))

@@ -1,4 +1,4 @@
-"""Text timeline: parsing, errors naming the prompt, windows, MiniLM tokens, batch stacking."""
+"""Text timeline: parsing, errors naming the prompt, windows, MiniLM tokens."""
 
 import pytest
 import torch
@@ -10,7 +10,6 @@ from posemotion.models.genmo.timeline import (
     encode_timeline,
     parse_timeline,
     prompt_windows,
-    stack_text_conditions,
 )
 
 
@@ -76,17 +75,3 @@ def test_encode_timeline_gives_one_sequence_with_minilm_tokens():
     GenmoConditions(batch=1, length=120, text=text)  # fits the shared condition contract
     with pytest.raises(InputError, match="no prompt"):
         encode_timeline([], 120, 20.0, encoder)
-
-
-def test_stack_pads_prompt_slots_and_tokens():
-    encoder = default_text_encoder()
-    one = encode_timeline([Prompt("walks", 0.0, 2.0)], 40, 20.0, encoder)
-    two = encode_timeline([Prompt("runs in a wide circle to the left", 0.0, 1.0), Prompt("stops", 1.0, 2.0)],
-                          40, 20.0, encoder)
-    batch = stack_text_conditions([one, two])
-    assert batch.tokens.shape[:3] == (2, 2, two.tokens.shape[2])
-    assert batch.present.tolist() == [[True, False], [True, True]]
-    torch.testing.assert_close(batch.tokens[0, 0, :one.tokens.shape[2]], one.tokens[0, 0])
-    assert not batch.token_mask[0, 0, one.tokens.shape[2]:].any()
-    with pytest.raises(InputError, match="frames"):
-        stack_text_conditions([one, encode_timeline([Prompt("walks", 0.0, 1.0)], 20, 20.0, encoder)])
