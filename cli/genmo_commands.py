@@ -21,7 +21,7 @@ from ..models.genmo.music import music_features
 from ..models.genmo.pipeline import (
     KeyframeInput,
     MusicInput,
-    estimate_from_poses,
+    estimate_from_video,
     sample_from_inputs,
     timeline_verdicts,
 )
@@ -29,7 +29,6 @@ from ..models.genmo.text_encoders import open_text_encoder
 from ..models.genmo.training import train_genmo
 from ..models.media.video import read_video, write_video
 from ..models.motion.io import read_motion
-from ..models.pose.detection import DetectionSettings, detect_poses
 from ..models.render.motion_view import render_motion
 from .llm_commands import write_motion_files
 
@@ -123,14 +122,13 @@ def _sample(args) -> int:
 def _estimate(args) -> int:
     model, _ = open_model(args.model, args.text_encoder)
     frames, fps = read_video(args.video, max_frames=args.max_frames, max_side=640)
-    detection = detect_poses(frames, DetectionSettings(video=True, hands=False, face=False, mask="none"), fps=fps,
-                             progress=console_progress("detecting poses"))
-    estimate = estimate_from_poses(model, detection.pose_keypoint, fps, seed=args.seed, window=args.window)
+    estimate = estimate_from_video(model, frames, fps, progress=console_progress("detecting poses"), seed=args.seed,
+                                   window=args.window)
     paths = write_motion_files(estimate.motion, args.out)
     camera_paths = write_motion_files(estimate.camera_motion, args.out, stem="motion_camera")
     side = os.path.join(args.out, "motion_side.mp4")
     write_video(side, render_motion(estimate.motion, yaw_degrees=90.0, width=384, height=384), estimate.motion.fps)
-    seen = sum(1 for frame in detection.pose_keypoint if frame["people"])
+    seen = sum(1 for frame in estimate.poses if frame["people"])
     print(f"person seen in {seen}/{len(frames)} frames; estimated {estimate.motion.num_frames} frames at "
           f"{estimate.motion.fps:g} fps")
     for suffix, path in {**paths, "camera-view bvh": camera_paths["bvh"], "side view": side}.items():

@@ -25,13 +25,12 @@ from ..models.genmo.pipeline import (
     KeyframeInput,
     MusicInput,
     PoseInput,
-    estimate_from_poses,
+    estimate_from_video,
     sample_from_inputs,
     untrained_inputs,
 )
 from ..models.genmo.text_encoders import open_text_encoder
 from ..models.genmo.timeline import parse_timeline
-from ..models.pose.detection import DetectionSettings, detect_poses
 from . import bridge
 
 CATEGORY = "PoseMotion/genmo"
@@ -259,13 +258,10 @@ class PoseMotionEstimateMotion:
         }}
 
     def estimate(self, genmo, frames, fps, seed, window):
-        detection = detect_poses(frames, DetectionSettings(video=True, hands=False, face=False, mask="none"),
-                                 fps=fps, progress=bridge.Progress(len(frames), "Detect pose"))
-        model = genmo.load()
-        bridge.check_interrupt()
-        result = estimate_from_poses(model, detection.pose_keypoint, fps, seed=seed, window=window)
+        result = estimate_from_video(genmo.load(), frames, fps, progress=bridge.Progress(len(frames), "Detect pose"),
+                                     seed=seed, window=window)
         return {"ui": {"text": [f"{result.motion.num_frames} frames at {result.motion.fps:g} fps"]},
-                "result": (result.motion, result.camera_motion, detection.pose_keypoint)}
+                "result": (result.motion, result.camera_motion, result.poses)}
 
 
 NODE_CLASS_MAPPINGS = {

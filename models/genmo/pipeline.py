@@ -7,6 +7,7 @@
   samples (``model.generate_motion``);
 - :func:`estimate_from_poses`: 2D poses of a video -> the gravity-view motion (estimation mode) and
   the same motion placed in the video's camera frame (``keypoints2d.fit_camera``);
+  :func:`estimate_from_video` detects those poses first;
 - :func:`timeline_verdicts`: the rule checker (``captioning.check``) on each prompt's window of a
   motion. Its facts are derived from the motion by documented thresholds, not by people.
 """
@@ -23,6 +24,8 @@ import torch
 from ..captioning.check import CheckResult, check_motion_against_text
 from ..core.errors import InputError, positive_number
 from ..core.motion import Motion
+from ..core.resources import ProgressCallback
+from ..pose.detection import DetectionSettings, detect_poses
 from .keyframes import make_keyframes, parse_frames
 from .keypoints2d import fit_camera, keypoint_condition, to_camera_frame
 from .model import GenmoModel, estimate_motion, frames_for_seconds, generate_motion
@@ -54,6 +57,11 @@ class Estimate:
     motion: Motion  # gravity-view: y up, first pelvis at the origin
     camera_motion: Motion  # the same motion as the video's camera sees it
     camera: dict  # fit_camera's result
+    poses: list  # the POSE_KEYPOINT frames it was estimated from
+
+
+# Estimation reads one person's body: no hands, face or segmentation mask to compute.
+VIDEO_DETECTION = DetectionSettings(video=True, hands=False, face=False, mask="none")
 
 
 def _fit_music(music: MusicInput, length: int, fps: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,7 +113,15 @@ def estimate_from_poses(model: GenmoModel, frames: list, fps: float, person: int
     keypoints = keypoint_condition(frames, fps, length, model.fps, person=person)
     motion = estimate_motion(model, keypoints, **options)
     camera = fit_camera(motion.joints, *(tensor[0] for tensor in keypoints))
-    return Estimate(motion, to_camera_frame(motion, camera), camera)
+    return Estimate(motion, to_camera_frame(motion, camera), camera, frames)
+
+
+def estimate_from_video(model: GenmoModel, frames, fps: float, progress: ProgressCallback | None = None,
+                        **options) -> Estimate:
+    """Detect the person in video ``frames`` (IMAGE or uint8 [T, H, W, 3]) at ``fps``, then
+    :func:`estimate_from_poses`; ``progress`` follows the detection, frame by frame."""
+    detection = detect_poses(frames, VIDEO_DETECTION, fps=fps, progress=progress)
+    return estimate_from_poses(model, detection.pose_keypoint, fps, **options)
 
 
 def timeline_verdicts(motion: Motion, prompts: list[Prompt]) -> list[tuple[Prompt, CheckResult]]:
