@@ -15,6 +15,13 @@ Prints median (and best) frames per second of both and the ratio ours / direct. 
 ``detect_poses`` called on the uint8 frames (the node without its IMAGE conversion), shows where
 the node's overhead goes; ``--no-breakdown`` skips it.
 
+The node runs with its defaults, so with ``person_crop`` on (the person found by the pose detector,
+landmarks on an upscaled crop around them) and ``hand_check`` on.
+
+A second table times the opt-in ``people="all"`` against ``people="one"`` on the first frames of
+pose2sim's multi-person demo (cam01, longer side 960 px, three people in view) and prints the cost per
+extra person and frame; ``--no-people`` skips it.
+
 Run: ``python benchmarks/bench_detect.py`` (see benchmarks/README.md).
 """
 
@@ -36,7 +43,7 @@ import cv2  # noqa: E402
 import mediapipe as mp  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from posemotion.models.core.resources import demo_clip, quiet_native_stderr  # noqa: E402
+from posemotion.models.core.resources import demo_clip, package_file, quiet_native_stderr  # noqa: E402
 from posemotion.models.media.images import to_image  # noqa: E402
 from posemotion.models.media.video import read_video  # noqa: E402
 from posemotion.models.pose.detection import DetectionSettings, detect_poses  # noqa: E402
@@ -84,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=100, help="frames of the demo clip (default 100)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per path, interleaved (default 3)")
     parser.add_argument("--verbose", action="store_true", help="keep MediaPipe's native log output")
+    parser.add_argument("--people-frames", type=int, default=30, help="frames of the multi-person demo (default 30)")
+    parser.add_argument("--no-people", action="store_true", help="skip the people='all' table")
     parser.add_argument("--no-breakdown", action="store_true",
                         help="skip the third path, detect_poses() on uint8 frames (where the node's overhead is)")
     args = parser.parse_args(argv)
@@ -132,7 +141,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio detect_poses uint8 / mediapipe direct (median fps): "
               f"{medians['detect_poses uint8'] / medians['mediapipe direct']:.3f} "
               f"(the rest of the node's overhead is the IMAGE -> uint8 conversion and progress)")
+    if not args.no_people:
+        with quiet_native_stderr(not args.verbose):
+            people_table(args.people_frames, args.repeats)
     return 0
+
+
+def people_table(frame_count: int, repeats: int) -> None:
+    """people="all" against people="one" on the multi-person demo, interleaved, median seconds."""
+    video = package_file("Pose2Sim", "Demo_MultiPerson", "videos", "cam01.mp4")
+    frames, fps = read_video(video, max_frames=frame_count, max_side=960)
+    seconds = {"one": [], "all": []}
+    found = {}
+    for _ in range(repeats):
+        for people in seconds:
+            start = time.perf_counter()
+            detection = detect_poses(frames, DetectionSettings(video=True, people=people, mask="none"), fps=fps)
+            seconds[people].append(time.perf_counter() - start)
+            found[people] = sum(len(frame["people"]) for frame in detection.pose_keypoint) / len(frames)
+    print(f"\npeople mode, {len(frames)} frames {frames.shape[2]}x{frames.shape[1]} of pose2sim Demo_MultiPerson "
+          f"cam01, video mode, no mask, {repeats} interleaved runs each")
+    print(f"{'people':<8}{'median s':>10}{'ms/frame':>10}{'people/frame':>14}")
+    per_frame = {}
+    for people, runs in seconds.items():
+        per_frame[people] = 1000 * statistics.median(runs) / len(frames)
+        print(f"{people:<8}{statistics.median(runs):>10.2f}{per_frame[people]:>10.1f}{found[people]:>14.2f}")
+    extra = found["all"] - found["one"]
+    if extra > 0:
+        print(f"cost per extra person: {(per_frame['all'] - per_frame['one']) / extra:.1f} ms per frame "
+              f"(all / one time: {per_frame['all'] / per_frame['one']:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -69,6 +69,8 @@ MOCAP_CLIPS = ("test.amc", "test_mocapbank.bvh", "test_freebvh.bvh") + DEEPMIMIC
 # DeepMimic cycles are looped to this length: within one split clip (CLIP_FRAMES), so a repeated cycle
 # never lands on the test side of a clip it trained on (these recordings are all train-only).
 LOOP_SECONDS = 3.0
+# Full-frame detection, as when the bundled forecaster's data was made: the dataset stays reproducible
+DATASET_DETECTION = DetectionSettings(video=True, hands=False, mask="none", person_crop=False, hand_check=False)
 TRAIN_ONLY = "mocap:deepmimic/"  # recording ids never held out (see split_by_clip)
 POSE2SIM_EVERY_NTH = 2  # 60 fps -> 30 fps
 ENCODE_CHUNK = 256  # captions per MiniLM batch
@@ -101,7 +103,7 @@ def video_tracks(path: str, source: str, max_side: int = 640, every_nth: int = 1
 
     frames, fps = read_video(path, max_side=max_side, every_nth=every_nth)
     aspect = frames.shape[2] / frames.shape[1]
-    detection = detect_poses(frames, DetectionSettings(video=True, hands=False, mask="none"), fps=fps)
+    detection = detect_poses(frames, DATASET_DETECTION, fps=fps)
     body = np.zeros((len(frames), 18, 3), np.float32)
     for t, frame in enumerate(detection.pose_keypoint):
         if frame["people"]:

@@ -60,8 +60,9 @@ class Estimate:
     poses: list  # the POSE_KEYPOINT frames it was estimated from
 
 
-# Estimation reads one person's body: no hands, face or segmentation mask to compute.
-VIDEO_DETECTION = DetectionSettings(video=True, hands=False, face=False, mask="none")
+# Estimation reads one person's body: no hands, face or segmentation mask to compute. Whole-frame
+# detection, as in the corpus the demo model's 2D condition was trained on.
+VIDEO_DETECTION = DetectionSettings(video=True, hands=False, face=False, mask="none", person_crop=False)
 
 
 def _fit_music(music: MusicInput, length: int, fps: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,15 +6,18 @@ gives them with x right, y down and z away from the camera; they are turned 180 
 ``(x, -y, -z)``, which keeps the handedness (a person facing the camera faces +z). Frames without a
 person are zeros with visibility 0 (``params["visibility"]``, MediaPipe's body visibility).
 
-The models ship inside the mediapipe 0.10.14 wheel; nothing is downloaded. MediaPipe Holistic
-tracks one person. Frames where nobody is found give ``"people": []`` and zero landmarks.
+The models ship inside the mediapipe 0.10.14 wheel; nothing is downloaded. Which image Holistic sees
+(the full frame, or an upscaled crop around each person) and who is who over frames is
+``people_search``'s job. With ``people="one"`` the POSE_KEYPOINT has at most one person per frame;
+with ``people="all"`` one per person found, each with an extra ``"track_id"`` (stable over the
+video), and the MOTION outputs follow the person ``motion_track``. Frames where nobody is found give
+``"people": []`` and zero landmarks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mediapipe as mp
 import numpy as np
 import torch
 
@@ -24,12 +27,14 @@ from ..core.motion import Motion
 from ..core.pose_keypoint import make_frame, make_person
 from ..core.resources import ProgressCallback
 from ..media.images import as_uint8_frames
+from .hand_check import check_hands
+from .people_search import search_people, selfie_masks
 
 MASK_SOURCES = ("selfie_segmentation", "pose_segmentation", "none")
+PEOPLE_MODES = ("one", "all")
 # Confidence at which a body point counts as present when ``binary_confidence`` is on (the
 # renderer's default body threshold). MediaPipe reports no per-point hand or face confidence.
 BODY_PRESENT = 0.3
-
 
 
 @dataclass(frozen=True)
@@ -41,12 +46,18 @@ class DetectionSettings:
     min_confidence: float = 0.5
     smoothing: float = 0.0  # extra exponential smoothing of keypoints over frames, 0 = off
     binary_confidence: bool = False  # write conf 1.0/0.0 (controlnet_aux renderer convention)
+    person_crop: bool = True  # find the person on the full frame, detect on an upscaled crop around its box
+    people: str = "one"  # "one", or "all": every person the pose detector finds, with track ids
+    hand_check: bool = True  # drop a hand that is not at its own wrist or duplicates the other hand
+    motion_track: int = 0  # with people="all": the track id whose landmarks make the MOTION outputs
 
     def __post_init__(self):
         if self.mask not in MASK_SOURCES:
             raise InputError("mask", f"unknown mask source {self.mask!r}; expected one of {MASK_SOURCES}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise InputError("min_confidence", f"expected 0..1, got {self.min_confidence}")
+        if self.people not in PEOPLE_MODES:
+            raise InputError("people", f"unknown mode {self.people!r}; expected one of {PEOPLE_MODES}")
         if not 0.0 <= self.smoothing < 1.0:
             raise InputError("smoothing", f"expected 0 <= smoothing < 1, got {self.smoothing}")
 
@@ -57,39 +68,7 @@ class Detection:
     masks: torch.Tensor  # [B, H, W] float32 person probability 0..1
     landmarks: Motion  # layout mediapipe_holistic_75_image, visibility in params
     world: Motion | None = None  # layout mediapipe_33, metres, hip-centred, y up (module docstring)
-
-
-_GRAPHS: dict[tuple, object] = {}
-
-
-def _solutions(settings: DetectionSettings):
-    """MediaPipe graphs are slow to build (~0.3 s), so keep one per configuration."""
-    key = ("holistic", settings.video, settings.min_confidence, settings.mask == "pose_segmentation")
-    if key not in _GRAPHS:
-        _GRAPHS[key] = mp.solutions.holistic.Holistic(
-            static_image_mode=not settings.video,
-            model_complexity=1,  # the only pose model the wheel ships
-            smooth_landmarks=settings.video,
-            enable_segmentation=settings.mask == "pose_segmentation",
-            refine_face_landmarks=False,
-            min_detection_confidence=settings.min_confidence,
-            min_tracking_confidence=settings.min_confidence,
-        )
-    holistic = _GRAPHS[key]
-    selfie = None
-    if settings.mask == "selfie_segmentation":
-        if "selfie" not in _GRAPHS:
-            _GRAPHS["selfie"] = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=1)
-        selfie = _GRAPHS["selfie"]
-    return holistic, selfie
-
-
-def _landmark_array(landmarks, count: int) -> np.ndarray | None:
-    """MediaPipe landmark list -> [count, 4] (x, y, z, visibility) or None."""
-    if landmarks is None:
-        return None
-    points = np.array([(p.x, p.y, p.z, p.visibility) for p in landmarks.landmark], np.float32)
-    return points[:count]
+    hands_dropped: int = 0  # hands that ``hand_check`` dropped (not at their wrist, or a duplicate)
 
 
 def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps: float = 30.0,
@@ -97,39 +76,44 @@ def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps:
     """Detect body, hands (and face) in every frame; see ``Detection`` for what comes back."""
     rgb = as_uint8_frames(frames)
     count, height, width = rgb.shape[:3]
-    holistic, selfie = _solutions(settings)
-    holistic.reset()  # a new sequence: forget the previous call's tracking state
-    faces, masks = [], np.zeros((count, height, width), np.float32)
-    landmarks = np.zeros((count, 75, 4), np.float32)
-    world = np.zeros((count, 33, 4), np.float32)  # x, y, z, visibility
-    for i in range(count):
-        result = holistic.process(rgb[i])
-        body = _landmark_array(result.pose_landmarks, 33)
-        if body is not None:
-            landmarks[i, :33] = body
-            world_body = _landmark_array(result.pose_world_landmarks, 33)
-            if world_body is not None:
-                world[i] = world_body * np.array([1, -1, -1, 1], np.float32)  # y down, z away -> y up, z toward
-            for offset, hand in ((33, result.left_hand_landmarks), (54, result.right_hand_landmarks)):
-                hand = _landmark_array(hand, 21)
-                if hand is not None:
-                    hand[:, 2] += body[15 if offset == 33 else 16, 2]  # hand z is relative to its wrist
-                    hand[:, 3] = 1.0
-                    landmarks[i, offset:offset + 21] = hand
-        face = _landmark_array(result.face_landmarks, 468) if settings.face and body is not None else None
-        faces.append(face)
-        if selfie is not None:
-            masks[i] = selfie.process(rgb[i]).segmentation_mask
-        elif result.segmentation_mask is not None:
-            masks[i] = result.segmentation_mask
-        if progress is not None:
-            progress(i + 1, count)
+    sightings = search_people(rgb, settings, progress)
+    tracks = sorted({track for frame in sightings for track in frame})
+    motion_track = settings.motion_track if settings.people == "all" else (tracks[0] if tracks else 0)
+    if settings.people == "all" and tracks and motion_track not in tracks:
+        raise InputError("motion_track", f"no person has track id {motion_track}; the tracks found are {tracks}")
+    masks = np.zeros((count, height, width), np.float32)
+    per_track = {track: np.zeros((count, 75, 4), np.float32) for track in tracks}
+    world = np.zeros((count, 33, 4), np.float32)  # x, y, z, visibility of the MOTION's person
+    faces: dict[tuple[int, int], np.ndarray] = {}
+    hands_dropped = 0
+    for i, frame in enumerate(sightings):
+        for track, seen in frame.items():
+            points = seen.points
+            if settings.hand_check and settings.hands:
+                points, dropped = check_hands(points, width, height)
+                hands_dropped += dropped
+            per_track[track][i] = points
+            if seen.face is not None and settings.face:
+                faces[i, track] = seen.face
+            if track == motion_track and seen.world is not None:
+                world[i] = seen.world
+            if seen.mask is not None:
+                masks[i] = np.maximum(masks[i], seen.mask)
+    if settings.mask == "selfie_segmentation":
+        masks = selfie_masks(rgb)
     if settings.smoothing > 0:
-        landmarks = _smooth(landmarks, settings.smoothing)
+        per_track = {track: _smooth(points, settings.smoothing) for track, points in per_track.items()}
         world = _smooth(world, settings.smoothing)
-    pose_keypoint = [
-        make_frame(_people(landmarks[i], face, settings), width, height) for i, face in enumerate(faces)
-    ]
+    pose_keypoint = []
+    for i, frame in enumerate(sightings):
+        people = []
+        for track in sorted(frame):
+            for person in _people(per_track[track][i], faces.get((i, track)), settings):
+                if settings.people == "all":
+                    person["track_id"] = track
+                people.append(person)
+        pose_keypoint.append(make_frame(people, width, height))
+    landmarks = per_track.get(motion_track, np.zeros((count, 75, 4), np.float32))
     motion = Motion(
         joints=torch.from_numpy(landmarks[..., :3].copy()),
         fps=float(fps),
@@ -139,7 +123,7 @@ def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps:
     )
     world_motion = Motion(joints=torch.from_numpy(world[..., :3].copy()), fps=float(fps), layout="mediapipe_33",
                           params={"visibility": torch.from_numpy(world[..., 3].copy())})
-    return Detection(pose_keypoint, torch.from_numpy(masks), motion, world_motion)
+    return Detection(pose_keypoint, torch.from_numpy(masks), motion, world_motion, hands_dropped)
 
 
 def _people(points: np.ndarray, face: np.ndarray | None, settings: DetectionSettings) -> list[dict]:

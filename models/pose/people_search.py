@@ -1,0 +1,253 @@
+"""Finding people frame by frame: which image MediaPipe Holistic sees, and who is who over time.
+
+``search_people`` turns frames into ``Sighting``s keyed by track id, one dict per frame. Holistic's
+points come back normalised to the image it saw; a ``Sighting`` holds them normalised to the full
+frame (``Crop.to_frame``), in the 75-point holistic layout with visibility in column 3 (hands 1.0 where
+found, their z made absolute by adding the body wrist's z).
+
+Three ways, chosen by ``DetectionSettings``:
+
+- ``person_crop=False``: Holistic on the full frame, one person (track 0); what MediaPipe does alone.
+- ``person_crop=True`` (default): the person detector (``person_boxes``) finds the person; Holistic then
+  runs on an upscaled crop around them (``crops``), or on the whole frame where the crop shows nobody
+  (a close-up whose hips are off the picture). In video mode the crop stays put while the person
+  stays well inside it, so Holistic's own tracking keeps working, and moves (resetting the tracking)
+  when they leave its middle. Frames where nobody was found are searched again afterwards in the crop
+  of the nearest frame with a person (at most ``REVISIT_FRAMES`` away), which fills a clip's first
+  frames and short drop-outs.
+- ``people="all"``: every person seen in the previous frame, and every box the detector finds (on the
+  whole frame, and every ``SEARCH_EVERY`` frames also on tiles, for newcomers far away), gets its own
+  still-image Holistic run on its crop; people seen twice are merged and the rest get stable ids from
+  ``BoxTracker``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import mediapipe as mp
+import numpy as np
+
+from ..core.resources import ProgressCallback
+from .crops import Crop
+from .person_boxes import SAME_PERSON_IOU, Box, BoxTracker, PersonDetector, find_people, merge_boxes
+
+if TYPE_CHECKING:
+    from .detection import DetectionSettings
+
+REVISIT_FRAMES = 15  # how far (frames) a missed frame may borrow a crop from a frame with a person
+MIN_VISIBILITY = 0.5  # with people="all", sightings whose body points are less visible on average are dropped
+MIN_TRACK_FRAMES = 3  # with people="all" in video mode, tracks seen in fewer frames are dropped
+SAME_POINTS = 0.3  # two sightings with this share of body points together are one person seen twice
+NEAR = 0.1  # "together": closer than this fraction of the smaller person's box side
+SEARCH_EVERY = 10  # with people="all", tiles are searched for newcomers every this many frames
+FULL_FRAME = None  # the "crop" meaning: Holistic sees the whole frame
+
+_GRAPHS: dict[tuple, object] = {}
+
+
+@dataclass(frozen=True)
+class Sighting:
+    points: np.ndarray  # [75, 4] frame-normalised x, y, z and visibility
+    world: np.ndarray | None  # [33, 4] metres, hip-centred, y up (see detection's module docstring)
+    face: np.ndarray | None  # [468, 4] frame-normalised face mesh
+    mask: np.ndarray | None  # [H, W] Holistic's own person segmentation, when asked for
+
+    @property
+    def visibility(self) -> float:
+        """Mean visibility of the 33 body points: low for things that only look a little like a person."""
+        return float(self.points[:33, 3].mean())
+
+    def box(self, width: int, height: int) -> Box:
+        return Box.around(self.points[:33, :2] * np.array([width, height], np.float32))
+
+
+def _holistic(still: bool, settings: DetectionSettings):
+    """MediaPipe graphs are slow to build (~0.3 s), so keep one per configuration."""
+    key = ("holistic", still, settings.min_confidence, settings.mask == "pose_segmentation")
+    if key not in _GRAPHS:
+        _GRAPHS[key] = mp.solutions.holistic.Holistic(
+            static_image_mode=still,
+            model_complexity=1,  # the only pose model the wheel ships
+            smooth_landmarks=not still,
+            enable_segmentation=settings.mask == "pose_segmentation",
+            refine_face_landmarks=False,
+            min_detection_confidence=settings.min_confidence,
+            min_tracking_confidence=settings.min_confidence,
+        )
+    return _GRAPHS[key]
+
+
+def _person_detector() -> PersonDetector:
+    if "detector" not in _GRAPHS:
+        _GRAPHS["detector"] = PersonDetector()
+    return _GRAPHS["detector"]
+
+
+def selfie_masks(rgb: np.ndarray) -> np.ndarray:
+    """MediaPipe's selfie segmentation of every frame: [B, H, W] float32 person probability."""
+    if "selfie" not in _GRAPHS:
+        _GRAPHS["selfie"] = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=1)
+    return np.stack([_GRAPHS["selfie"].process(frame).segmentation_mask for frame in rgb]).astype(np.float32)
+
+
+def _landmark_array(landmarks, count: int) -> np.ndarray | None:
+    """MediaPipe landmark list -> [count, 4] (x, y, z, visibility) or None."""
+    if landmarks is None:
+        return None
+    points = np.array([(p.x, p.y, p.z, p.visibility) for p in landmarks.landmark], np.float32)
+    return points[:count]
+
+
+def _look(holistic, frame: np.ndarray, crop: Crop | None, face: bool) -> Sighting | None:
+    """One Holistic run on the frame or on a crop of it, mapped back to the full frame."""
+    height, width = frame.shape[:2]
+    result = holistic.process(frame if crop is None else crop.cut(frame))
+    body = _landmark_array(result.pose_landmarks, 33)
+    if body is None:
+        return None
+    points = np.zeros((75, 4), np.float32)
+    points[:33] = body
+    for offset, hand in ((33, result.left_hand_landmarks), (54, result.right_hand_landmarks)):
+        hand = _landmark_array(hand, 21)
+        if hand is not None:
+            hand[:, 2] += body[15 if offset == 33 else 16, 2]  # hand z is relative to its wrist
+            hand[:, 3] = 1.0
+            points[offset:offset + 21] = hand
+    world = _landmark_array(result.pose_world_landmarks, 33)
+    if world is not None:
+        world = world * np.array([1, -1, -1, 1], np.float32)  # y down, z away -> y up, z toward
+    mesh = _landmark_array(result.face_landmarks, 468) if face else None
+    mask = result.segmentation_mask
+    if crop is not None:
+        points = crop.to_frame(points, width, height)
+        mesh = None if mesh is None else crop.to_frame(mesh, width, height)
+        mask = None if mask is None else crop.paste(mask, width, height)
+    return Sighting(points, world, mesh, mask)
+
+
+def search_people(rgb: np.ndarray, settings: DetectionSettings,
+                  progress: ProgressCallback | None = None) -> list[dict[int, Sighting]]:
+    """[B, H, W, 3] uint8 frames -> per frame {track id: Sighting} (see the module docstring)."""
+    if settings.people == "all":
+        return _everyone(rgb, settings, progress)
+    if not settings.person_crop:
+        holistic = _holistic(not settings.video, settings)
+        holistic.reset()  # a new sequence: forget the previous call's tracking state
+        found = []
+        for i, frame in enumerate(rgb):
+            seen = _look(holistic, frame, FULL_FRAME, settings.face)
+            found.append({} if seen is None else {0: seen})
+            _report(progress, i, len(rgb))
+        return found
+    return _one_in_crop(rgb, settings, progress)
+
+
+def _report(progress: ProgressCallback | None, index: int, count: int) -> None:
+    if progress is not None:
+        progress(index + 1, count)
+
+
+def _best_box(frame: np.ndarray) -> Box | None:
+    """The best-scoring person on the whole frame (as Holistic would pick), or in the tiles if none."""
+    boxes = _person_detector().boxes(frame) or find_people(_person_detector(), frame)
+    return max(boxes, key=lambda box: box.score) if boxes else None
+
+
+def _one_in_crop(rgb: np.ndarray, settings: DetectionSettings, progress) -> list[dict[int, Sighting]]:
+    count, height, width = rgb.shape[:3]
+    holistic = _holistic(not settings.video, settings)
+    holistic.reset()
+    found: list[Sighting | None] = []
+    crop = None
+    for i, frame in enumerate(rgb):
+        # in image mode every frame is searched afresh: a batch may hold unrelated photos
+        seen = None if crop is None or not settings.video else _look(holistic, frame, crop, settings.face)
+        if seen is None:
+            box = _best_box(frame)
+            crop = None if box is None else Crop.around(box)
+            holistic.reset()
+            seen = None if crop is None else _look(holistic, frame, crop, settings.face)
+        if seen is None:  # the crop never does worse than the whole frame (a close-up's hips may be off it)
+            seen = _look(_holistic(True, settings), frame, FULL_FRAME, settings.face)
+            crop = crop or (None if seen is None else Crop.around(seen.box(width, height)))
+        if seen is not None and not crop.holds(seen.box(width, height)):
+            crop = Crop.around(seen.box(width, height))
+            holistic.reset()
+        elif seen is None:
+            crop = None
+        found.append(seen)
+        _report(progress, i, count)
+    _revisit_missed(rgb, found, settings)
+    return [{} if seen is None else {0: seen} for seen in found]
+
+
+def _revisit_missed(rgb: np.ndarray, found: list[Sighting | None], settings: DetectionSettings) -> None:
+    """Search frames without a person again, in the crop of the nearest frame that has one."""
+    height, width = rgb.shape[1:3]
+    seen_at = [i for i, seen in enumerate(found) if seen is not None]
+    if not seen_at:
+        return
+    still = _holistic(True, settings)
+    for i in (i for i, seen in enumerate(found) if seen is None):
+        nearest = min(seen_at, key=lambda j: abs(j - i))
+        if abs(nearest - i) <= REVISIT_FRAMES:
+            found[i] = _look(still, rgb[i], Crop.around(found[nearest].box(width, height)), settings.face)
+
+
+def _everyone(rgb: np.ndarray, settings: DetectionSettings, progress) -> list[dict[int, Sighting]]:
+    count, height, width = rgb.shape[:3]
+    still = _holistic(True, settings)
+    tracker = BoxTracker()
+    previous: list[Box] = []
+    out = []
+    for i, frame in enumerate(rgb):
+        fresh = find_people(_person_detector(), frame) if i % SEARCH_EVERY == 0 else _person_detector().boxes(frame)
+        # people followed from the last frame first: their tight boxes make the cleanest crops
+        boxes = previous + [box for box in merge_boxes(fresh) if all(box.iou(p) < SAME_PERSON_IOU for p in previous)]
+        people: list[Sighting] = []
+        for box in boxes:
+            seen = _look(still, frame, Crop.around(box), settings.face)
+            if seen is not None and not _is_new(seen, people, width, height):
+                # Holistic found someone already seen (the more prominent person in the crop):
+                # look again with the people found so far painted over
+                seen = _look(still, _hide(frame, people), Crop.around(box), settings.face)
+            if seen is not None and _is_new(seen, people, width, height):
+                people.append(seen)
+        previous = [p.box(width, height) for p in people]
+        ids = tracker.update([p.box(width, height) for p in people])
+        out.append(dict(zip(ids, people)))
+        _report(progress, i, count)
+    if settings.video:  # a "person" seen for a moment is a poster or a shadow
+        frames_seen = Counter(track for frame in out for track in frame)
+        out = [{t: seen for t, seen in frame.items() if frames_seen[t] >= MIN_TRACK_FRAMES} for frame in out]
+    return out
+
+
+
+def _is_new(seen: Sighting, people: list[Sighting], width: int, height: int) -> bool:
+    """Whether a sighting is a clear person not already among ``people``: crops overlap, so one person
+    is often seen from two boxes, sometimes mixed with a neighbour."""
+    if seen.visibility < MIN_VISIBILITY:
+        return False
+    scale = np.array([width, height], np.float32)
+    box, points = seen.box(width, height), seen.points[:33, :2] * scale
+    for other in people:
+        other_box = other.box(width, height)
+        side = min(max(b.x1 - b.x0, b.y1 - b.y0) for b in (box, other_box))
+        together = np.linalg.norm(points - other.points[:33, :2] * scale, axis=1) < NEAR * side
+        if box.iou(other_box) >= SAME_PERSON_IOU or together.mean() >= SAME_POINTS:
+            return False
+    return True
+
+
+def _hide(frame: np.ndarray, people: list[Sighting]) -> np.ndarray:
+    """A copy of the frame with each person's body box filled grey."""
+    height, width = frame.shape[:2]
+    out = frame.copy()
+    for seen in people:
+        box = seen.box(width, height)
+        out[max(0, int(box.y0)):max(0, int(box.y1) + 1), max(0, int(box.x0)):max(0, int(box.x1) + 1)] = 128
+    return out

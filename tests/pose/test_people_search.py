@@ -1,0 +1,124 @@
+"""Finding people: crops and their way back, hands that are really hands, track ids, and the real clips
+(the street clip's distant man, the multi-person demo's three people)."""
+
+import numpy as np
+import pytest
+from posemotion.models.core.errors import InputError
+from posemotion.models.core.resources import package_file
+from posemotion.models.media.video import read_video
+from posemotion.models.pose.crops import CROP_SIDE, Crop
+from posemotion.models.pose.detection import DetectionSettings, detect_poses
+from posemotion.models.pose.hand_check import check_hands
+from posemotion.models.pose.person_boxes import TRACK_PATIENCE, Box, BoxTracker, merge_boxes
+
+
+def test_crop_maps_a_pixel_back_to_where_it_was_in_the_frame():
+    frame = np.zeros((360, 640, 3), np.uint8)
+    frame[200, 100] = 255  # one bright pixel
+    crop = Crop.around(Box(60, 150, 140, 260))
+    image = crop.cut(frame)
+    assert image.shape == (CROP_SIDE, CROP_SIDE, 3)
+    y, x = np.unravel_index(image[..., 0].argmax(), image.shape[:2])
+    point = np.array([[(x + 0.5) / CROP_SIDE, (y + 0.5) / CROP_SIDE, 0.1, 0.9]], np.float32)
+    back = crop.to_frame(point, 640, 360)[0]
+    assert abs(back[0] * 640 - 100.5) < 1.5 and abs(back[1] * 360 - 200.5) < 1.5
+    assert back[3] == pytest.approx(0.9)  # visibility passes through
+    assert back[2] == pytest.approx(0.1 * crop.side / 640)  # z in frame widths
+    mask = crop.paste(np.ones((CROP_SIDE, CROP_SIDE), np.float32), 640, 360)
+    assert mask[200, 100] == pytest.approx(1.0) and mask[10, 600] == 0.0
+
+
+def test_crop_is_kept_while_the_person_stays_inside_and_large():
+    crop = Crop.around(Box(100, 100, 200, 300))  # side 1.6 x 200 = 320 around (150, 200)
+    assert crop.holds(Box(105, 110, 205, 310))
+    assert not crop.holds(Box(200, 100, 300, 300))  # walked towards the edge
+    assert not crop.holds(Box(140, 180, 160, 220))  # walked away: now small in the crop
+
+
+def _hand(at: tuple[float, float], size: float = 0.02) -> np.ndarray:
+    points = np.zeros((21, 4), np.float32)
+    points[:, 0] = at[0] + size * np.cos(np.linspace(0, 3, 21)) * np.linspace(0, 1, 21)
+    points[:, 1] = at[1] + size * np.sin(np.linspace(0, 3, 21)) * np.linspace(0, 1, 21)
+    points[:, 3] = 1.0
+    return points
+
+
+def _body(left_wrist, right_wrist) -> np.ndarray:
+    points = np.zeros((75, 4), np.float32)
+    points[:33, 3] = 0.9
+    points[11, :2], points[12, :2] = (0.55, 0.3), (0.45, 0.3)  # shoulders
+    points[23, :2], points[24, :2] = (0.53, 0.6), (0.47, 0.6)  # hips
+    points[15, :2], points[16, :2] = left_wrist, right_wrist
+    return points
+
+
+def test_hands_at_their_wrists_are_kept():
+    points = _body((0.6, 0.55), (0.4, 0.55))
+    points[33:54], points[54:75] = _hand((0.6, 0.55)), _hand((0.4, 0.55))
+    checked, dropped = check_hands(points, 640, 640)
+    assert dropped == 0 and np.array_equal(checked, points)
+
+
+def test_a_hand_away_from_its_wrist_is_dropped():
+    points = _body((0.6, 0.55), (0.4, 0.55))
+    points[33:54], points[54:75] = _hand((0.6, 0.55)), _hand((0.6, 0.55))  # the right hand on the left wrist
+    checked, dropped = check_hands(points, 640, 640)
+    assert dropped == 1
+    assert checked[33:54].any() and not checked[54:75].any()
+
+
+def test_two_copies_of_one_hand_are_both_dropped():
+    points = _body((0.5, 0.55), (0.5, 0.55))  # the body put both wrists on one spot
+    points[33:54], points[54:75] = _hand((0.5, 0.55)), _hand((0.501, 0.551))
+    checked, dropped = check_hands(points, 640, 640)
+    assert dropped == 2 and not checked[33:75].any()
+
+
+def test_tracks_keep_their_ids_and_newcomers_get_new_ones():
+    tracker = BoxTracker()
+    assert tracker.update([Box(0, 0, 10, 20), Box(50, 0, 60, 20)]) == [0, 1]
+    assert tracker.update([Box(52, 1, 62, 21), Box(1, 0, 11, 20)]) == [1, 0]  # order does not matter
+    assert tracker.update([Box(100, 0, 110, 20)]) == [2]
+    for _ in range(TRACK_PATIENCE + 1):
+        tracker.update([])
+    assert tracker.update([Box(1, 0, 11, 20)]) == [3]  # track 0 ended long ago
+
+
+def test_overlapping_boxes_are_one_person():
+    boxes = merge_boxes([Box(0, 0, 10, 10, 0.6), Box(1, 1, 11, 11, 0.9), Box(30, 30, 40, 40, 0.7)])
+    assert [b.score for b in boxes] == [0.9, 0.7]
+
+
+def test_bad_people_mode_and_motion_track():
+    with pytest.raises(InputError, match="people"):
+        DetectionSettings(people="some")
+    frames, _ = read_video(package_file("Pose2Sim", "Demo_MultiPerson", "videos", "cam03.mp4"), max_frames=3,
+                           max_side=480)
+    with pytest.raises(InputError, match="motion_track.*tracks found"):
+        detect_poses(frames, DetectionSettings(people="all", motion_track=7, mask="none", hands=False))
+
+
+@pytest.mark.parametrize("start,stop", [(0, 4), (157, 162), (199, 204)])
+def test_the_distant_man_on_the_street_clip_is_found_where_full_frames_missed_him(demo_clip_path, start, stop):
+    """Full-frame MediaPipe misses the man (small, on the shelter's roof or mid-jump) in frames 0-2, 159
+    and 201 of the clip at 640 px; the crop finds him in every one of these frames."""
+    frames, fps = read_video(demo_clip_path, max_frames=stop, max_side=640)
+    frames = frames[start:]
+    crop = detect_poses(frames, DetectionSettings(video=True, mask="none"), fps=fps)
+    assert all(frame["people"] for frame in crop.pose_keypoint)
+    full = detect_poses(frames, DetectionSettings(video=True, mask="none", person_crop=False), fps=fps)
+    if start == 0:
+        assert not any(frame["people"] for frame in full.pose_keypoint[:3])
+
+
+def test_every_person_of_the_multi_person_demo_gets_a_stable_id():
+    """cam03 of pose2sim's multi-person demo shows a man walking on the treadmill and a woman beside it
+    in all of its first 12 frames (looked at); a third id would be a false person or a broken track."""
+    frames, fps = read_video(package_file("Pose2Sim", "Demo_MultiPerson", "videos", "cam03.mp4"), max_frames=12,
+                             max_side=960)
+    detection = detect_poses(frames, DetectionSettings(video=True, people="all", mask="none", hands=False), fps=fps)
+    ids = [sorted(person["track_id"] for person in frame["people"]) for frame in detection.pose_keypoint]
+    assert ids == [[0, 1]] * len(frames)
+    noses = [{p["track_id"]: p["pose_keypoints_2d"][0] for p in frame["people"]} for frame in detection.pose_keypoint]
+    assert all(abs(frame[0] - noses[0][0]) < 0.1 and abs(frame[1] - noses[0][1]) < 0.1 for frame in noses)
+    assert detection.landmarks.joints[:, 0].abs().sum() > 0  # the MOTION follows track 0
