@@ -15,15 +15,21 @@ Three ways, chosen by ``DetectionSettings``:
   when they leave its middle. Frames where nobody was found are searched again afterwards in the crop
   of the nearest frame with a person (at most ``REVISIT_FRAMES`` away), which fills a clip's first
   frames and short drop-outs.
-- ``people="all"``: every person seen in the previous frame, and every box the detector finds (on the
-  whole frame, and every ``SEARCH_EVERY`` frames also on tiles, for newcomers far away), gets its own
-  still-image Holistic run on its crop; people seen twice are merged and the rest get stable ids from
-  ``BoxTracker``.
+- ``people="all"``: in video mode each person gets a track: a Holistic graph of their own, tracking in
+  their own crop as above, so the id stays with the person. Boxes the detector finds (on the whole frame,
+  and every ``SEARCH_EVERY`` frames also on tiles, for newcomers far away) away from everyone followed
+  get a still-image Holistic run on their crop; a clear person not seen yet takes over a lost track
+  whose crop they stand in, or starts a new one. One person seen twice (crops overlap) counts once
+  (``_is_new``). Tracks seen in fewer than ``MIN_TRACK_FRAMES`` frames are dropped, and ids are
+  renumbered 0, 1, 2 ... in the order people appear. In image mode every image is searched afresh and
+  its people are numbered within it.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,13 +38,16 @@ import numpy as np
 
 from ..core.resources import ProgressCallback
 from .crops import Crop
-from .person_boxes import SAME_PERSON_IOU, Box, BoxTracker, PersonDetector, find_people, merge_boxes
+from .person_boxes import SAME_PERSON_IOU, Box, PersonDetector, find_people, merge_boxes
 
 if TYPE_CHECKING:
     from .detection import DetectionSettings
 
 REVISIT_FRAMES = 15  # how far (frames) a missed frame may borrow a crop from a frame with a person
 MIN_VISIBILITY = 0.5  # with people="all", sightings whose body points are less visible on average are dropped
+MIN_PERSON_SIZE = 0.06  # ... and so are bodies smaller than this fraction of the frame's longer side (a
+# ceiling camera in pose2sim's multi-person demo, 5 %, looks like a tiny person; the smallest real one is 20 %)
+TRACK_PATIENCE = 10  # with people="all", frames a person may go unseen before their track (and id) ends
 MIN_TRACK_FRAMES = 3  # with people="all" in video mode, tracks seen in fewer frames are dropped
 SAME_POINTS = 0.3  # two sightings with this share of body points together are one person seen twice
 NEAR = 0.1  # "together": closer than this fraction of the smaller person's box side
@@ -64,19 +73,23 @@ class Sighting:
         return Box.around(self.points[:33, :2] * np.array([width, height], np.float32))
 
 
+def _build_holistic(still: bool, settings: DetectionSettings):
+    return mp.solutions.holistic.Holistic(
+        static_image_mode=still,
+        model_complexity=1,  # the only pose model the wheel ships
+        smooth_landmarks=not still,
+        enable_segmentation=settings.mask == "pose_segmentation",
+        refine_face_landmarks=False,
+        min_detection_confidence=settings.min_confidence,
+        min_tracking_confidence=settings.min_confidence,
+    )
+
+
 def _holistic(still: bool, settings: DetectionSettings):
     """MediaPipe graphs are slow to build (~0.3 s), so keep one per configuration."""
     key = ("holistic", still, settings.min_confidence, settings.mask == "pose_segmentation")
     if key not in _GRAPHS:
-        _GRAPHS[key] = mp.solutions.holistic.Holistic(
-            static_image_mode=still,
-            model_complexity=1,  # the only pose model the wheel ships
-            smooth_landmarks=not still,
-            enable_segmentation=settings.mask == "pose_segmentation",
-            refine_face_landmarks=False,
-            min_detection_confidence=settings.min_confidence,
-            min_tracking_confidence=settings.min_confidence,
-        )
+        _GRAPHS[key] = _build_holistic(still, settings)
     return _GRAPHS[key]
 
 
@@ -197,43 +210,107 @@ def _revisit_missed(rgb: np.ndarray, found: list[Sighting | None], settings: Det
             found[i] = _look(still, rgb[i], Crop.around(found[nearest].box(width, height)), settings.face)
 
 
+@dataclass
+class _Track:
+    """One person followed through a video: a Holistic graph of its own, tracking in its own crop."""
+
+    graph: object
+    crop: Crop
+    box: Box  # where the person was last seen
+    unseen: int = 0  # frames since the person was last seen
+
+
 def _everyone(rgb: np.ndarray, settings: DetectionSettings, progress) -> list[dict[int, Sighting]]:
     count, height, width = rgb.shape[:3]
     still = _holistic(True, settings)
-    tracker = BoxTracker()
-    previous: list[Box] = []
+    tracks: dict[int, _Track] = {}
+    new_ids = itertools.count()
     out = []
-    for i, frame in enumerate(rgb):
-        fresh = find_people(_person_detector(), frame) if i % SEARCH_EVERY == 0 else _person_detector().boxes(frame)
-        # people followed from the last frame first: their tight boxes make the cleanest crops
-        boxes = previous + [box for box in merge_boxes(fresh) if all(box.iou(p) < SAME_PERSON_IOU for p in previous)]
-        people: list[Sighting] = []
-        for box in boxes:
-            seen = _look(still, frame, Crop.around(box), settings.face)
-            if seen is not None and not _is_new(seen, people, width, height):
-                # Holistic found someone already seen (the more prominent person in the crop):
-                # look again with the people found so far painted over
-                seen = _look(still, _hide(frame, people), Crop.around(box), settings.face)
-            if seen is not None and _is_new(seen, people, width, height):
-                people.append(seen)
-        previous = [p.box(width, height) for p in people]
-        ids = tracker.update([p.box(width, height) for p in people])
-        out.append(dict(zip(ids, people)))
-        _report(progress, i, count)
+    try:
+        for i, frame in enumerate(rgb):
+            people: dict[int, Sighting] = {}
+            if settings.video:
+                _follow(tracks, frame, people, settings)
+            tiles = i % SEARCH_EVERY == 0 or not settings.video
+            fresh = find_people(_person_detector(), frame) if tiles else _person_detector().boxes(frame)
+            for box in merge_boxes(fresh):
+                if any(_centre_inside(box, seen.box(width, height)) for seen in people.values()):
+                    continue  # someone already followed
+                seen = _look(still, frame, Crop.around(box), settings.face)
+                if seen is not None and not _is_new(seen, people.values(), width, height):
+                    # Holistic found someone already seen (the more prominent person in the crop):
+                    # look again with the people found so far painted over
+                    seen = _look(still, _hide(frame, people.values()), Crop.around(box), settings.face)
+                if seen is not None and _is_new(seen, people.values(), width, height):
+                    if settings.video:
+                        people[_track_for(tracks, seen, new_ids, settings, width, height)] = seen
+                    else:  # unrelated images: people are numbered within each
+                        people[len(people)] = seen
+            out.append(people)
+            _report(progress, i, count)
+    finally:
+        for track in tracks.values():
+            track.graph.close()
     if settings.video:  # a "person" seen for a moment is a poster or a shadow
         frames_seen = Counter(track for frame in out for track in frame)
         out = [{t: seen for t, seen in frame.items() if frames_seen[t] >= MIN_TRACK_FRAMES} for frame in out]
-    return out
+    # ids count 0, 1, 2 ... in the order people first appear
+    order = {track: n for n, track in enumerate(dict.fromkeys(t for frame in out for t in sorted(frame)))}
+    return [{order[t]: seen for t, seen in frame.items()} for frame in out]
 
 
+def _follow(tracks: dict[int, _Track], frame: np.ndarray, people: dict[int, Sighting],
+            settings: DetectionSettings) -> None:
+    """Each followed person's own graph looks in its own crop (oldest tracks first, so when two graphs
+    land on one person the older id keeps them); tracks unseen for TRACK_PATIENCE frames end."""
+    height, width = frame.shape[:2]
+    for track_id in sorted(tracks):
+        track = tracks[track_id]
+        seen = _look(track.graph, frame, track.crop, settings.face)
+        # the graph may land on a neighbour in its crop: a person does not jump out of their own box
+        stayed = seen is not None and _centre_inside(seen.box(width, height), track.box)
+        if stayed and _is_new(seen, people.values(), width, height):
+            people[track_id] = seen
+            track.box, track.unseen = seen.box(width, height), 0
+            if not track.crop.holds(seen.box(width, height)):
+                track.crop = Crop.around(seen.box(width, height))
+                track.graph.reset()
+            continue
+        track.unseen += 1
+        track.graph.reset()  # search its crop afresh next frame
+        if track.unseen > TRACK_PATIENCE:
+            track.graph.close()
+            del tracks[track_id]
 
-def _is_new(seen: Sighting, people: list[Sighting], width: int, height: int) -> bool:
+
+def _track_for(tracks: dict[int, _Track], seen: Sighting, new_ids: Iterator[int], settings: DetectionSettings,
+               width: int, height: int) -> int:
+    """The id of a newly found person: a lost track whose crop they stand in, else a new track."""
+    box = seen.box(width, height)
+    crop = Crop.around(box)
+    for track_id, track in tracks.items():
+        lost = Box(track.crop.x0, track.crop.y0, track.crop.x0 + track.crop.side, track.crop.y0 + track.crop.side)
+        if track.unseen > 0 and _centre_inside(box, lost):
+            track.crop, track.box, track.unseen = crop, box, 0
+            track.graph.reset()
+            return track_id
+    track_id = next(new_ids)
+    tracks[track_id] = _Track(_build_holistic(False, settings), crop, box)
+    return track_id
+
+
+def _centre_inside(box: Box, other: Box) -> bool:
+    x, y = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+    return other.x0 <= x <= other.x1 and other.y0 <= y <= other.y1
+
+
+def _is_new(seen: Sighting, people, width: int, height: int) -> bool:
     """Whether a sighting is a clear person not already among ``people``: crops overlap, so one person
     is often seen from two boxes, sometimes mixed with a neighbour."""
-    if seen.visibility < MIN_VISIBILITY:
-        return False
     scale = np.array([width, height], np.float32)
     box, points = seen.box(width, height), seen.points[:33, :2] * scale
+    if seen.visibility < MIN_VISIBILITY or max(box.x1 - box.x0, box.y1 - box.y0) < MIN_PERSON_SIZE * max(width, height):
+        return False
     for other in people:
         other_box = other.box(width, height)
         side = min(max(b.x1 - b.x0, b.y1 - b.y0) for b in (box, other_box))
@@ -243,7 +320,7 @@ def _is_new(seen: Sighting, people: list[Sighting], width: int, height: int) -> 
     return True
 
 
-def _hide(frame: np.ndarray, people: list[Sighting]) -> np.ndarray:
+def _hide(frame: np.ndarray, people) -> np.ndarray:
     """A copy of the frame with each person's body box filled grey."""
     height, width = frame.shape[:2]
     out = frame.copy()

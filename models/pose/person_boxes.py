@@ -1,4 +1,4 @@
-"""Where the people are: MediaPipe's BlazePose person detector, and boxes followed over frames.
+"""Where the people are: MediaPipe's BlazePose person detector, on the whole frame and on tiles.
 
 The detector is ``pose_detection.tflite`` from the mediapipe wheel, run through the ``PoseDetectionCpu``
 graph that the wheel registers (the first stage of MediaPipe's own pose pipeline). It sees the whole
@@ -13,7 +13,7 @@ distance from there to its full-body keypoint.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from google.protobuf import text_format
@@ -22,8 +22,6 @@ from mediapipe.python.solution_base import SolutionBase
 
 MIN_SCORE = 0.5  # detector score below which a box is ignored
 SAME_PERSON_IOU = 0.5  # boxes overlapping this much are one person (tiles see people twice)
-TRACK_IOU = 0.3  # a box continues a track when it overlaps the track's last box this much
-TRACK_PATIENCE = 10  # frames a track survives unseen before its id is retired
 TILE_GRID = 4  # the frame is also searched as 4 x 4 tiles with TILE_OVERLAP (people ~1/8 of 960 px tall)
 TILE_OVERLAP = 0.25
 
@@ -105,32 +103,3 @@ def merge_boxes(boxes: list[Box]) -> list[Box]:
             kept.append(box)
     return kept
 
-
-@dataclass
-class BoxTracker:
-    """Stable ids over a video: each frame's boxes continue the best-overlapping live track (greedy by
-    overlap, at least TRACK_IOU), others start new tracks; a track unseen for TRACK_PATIENCE frames ends."""
-
-    tracks: dict[int, tuple[Box, int]] = field(default_factory=dict)  # id -> (last box, frame last seen)
-    next_id: int = 0
-    frame: int = -1
-
-    def update(self, boxes: list[Box]) -> list[int]:
-        self.frame += 1
-        self.tracks = {i: t for i, t in self.tracks.items() if self.frame - t[1] <= TRACK_PATIENCE}
-        pairs = sorted(((box.iou(last), b, i) for b, box in enumerate(boxes) for i, (last, _) in self.tracks.items()),
-                       reverse=True)
-        ids: list[int | None] = [None] * len(boxes)
-        taken = set()
-        for overlap, b, track in pairs:
-            if overlap < TRACK_IOU:
-                break
-            if ids[b] is None and track not in taken:
-                ids[b] = track
-                taken.add(track)
-        for b, box in enumerate(boxes):
-            if ids[b] is None:
-                ids[b] = self.next_id
-                self.next_id += 1
-            self.tracks[ids[b]] = (box, self.frame)
-        return ids

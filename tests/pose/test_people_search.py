@@ -9,7 +9,7 @@ from posemotion.models.media.video import read_video
 from posemotion.models.pose.crops import CROP_SIDE, Crop
 from posemotion.models.pose.detection import DetectionSettings, detect_poses
 from posemotion.models.pose.hand_check import check_hands
-from posemotion.models.pose.person_boxes import TRACK_PATIENCE, Box, BoxTracker, merge_boxes
+from posemotion.models.pose.person_boxes import Box, merge_boxes
 
 
 def test_crop_maps_a_pixel_back_to_where_it_was_in_the_frame():
@@ -72,16 +72,6 @@ def test_two_copies_of_one_hand_are_both_dropped():
     points[33:54], points[54:75] = _hand((0.5, 0.55)), _hand((0.501, 0.551))
     checked, dropped = check_hands(points, 640, 640)
     assert dropped == 2 and not checked[33:75].any()
-
-
-def test_tracks_keep_their_ids_and_newcomers_get_new_ones():
-    tracker = BoxTracker()
-    assert tracker.update([Box(0, 0, 10, 20), Box(50, 0, 60, 20)]) == [0, 1]
-    assert tracker.update([Box(52, 1, 62, 21), Box(1, 0, 11, 20)]) == [1, 0]  # order does not matter
-    assert tracker.update([Box(100, 0, 110, 20)]) == [2]
-    for _ in range(TRACK_PATIENCE + 1):
-        tracker.update([])
-    assert tracker.update([Box(1, 0, 11, 20)]) == [3]  # track 0 ended long ago
 
 
 def test_overlapping_boxes_are_one_person():
