@@ -1,4 +1,4 @@
-"""Normal-map rendering of capsule skeletons and triangle meshes (numpy only).
+"""Normal-map rendering of capsule skeletons, solid shapes (``normal_shapes``) and triangle meshes (numpy only).
 
 Input points are in *pixel space*: x right and y down in pixels, z = depth away from the camera in
 the same units (smaller z = closer), i.e. MediaPipe landmarks with x, z scaled by the image width
@@ -24,8 +24,9 @@ import math
 import numpy as np
 
 from ..core.errors import InputError
+from .normal_shapes import round_cone
 
-__all__ = ["capsule_normals", "mesh_normals", "encode_normals", "decode_normals"]
+__all__ = ["capsule_normals", "shape_normals", "mesh_normals", "encode_normals", "decode_normals"]
 
 _FLIP = np.array([1.0, -1.0, -1.0])  # input frame (y down, z away) -> output (y up, z toward)
 
@@ -57,44 +58,47 @@ def _finish(normals_in, mask, depth):
     return rgb, mask, depth.astype(np.float32)
 
 
-def _sphere_entry(px, py, centre, r):
-    """z of the first hit of rays (px, py, z) with a sphere; inf on a miss."""
-    d2 = (px - centre[0]) ** 2 + (py - centre[1]) ** 2
-    h = r * r - d2
-    return np.where(h >= 0, centre[2] - np.sqrt(np.maximum(h, 0.0)), np.inf)
+def _draw(depth, normals, shape):
+    """z-buffer one shape (``normal_shapes`` protocol) into the canvas-sized depth and normal buffers."""
+    height, width = depth.shape
+    xmin, xmax, ymin, ymax = shape.box()
+    # Pixels whose centre u + 0.5 lies within the shape's screen bounding box.
+    x0, x1 = max(math.ceil(xmin - 0.5), 0), min(math.floor(xmax - 0.5), width - 1)
+    y0, y1 = max(math.ceil(ymin - 0.5), 0), min(math.floor(ymax - 0.5), height - 1)
+    if x0 > x1 or y0 > y1:
+        return
+    px = np.arange(x0, x1 + 1)[None, :] + 0.5
+    py = np.arange(y0, y1 + 1)[:, None] + 0.5
+    t, part = shape.hit(px, py)
+    t = np.broadcast_to(t, (y1 - y0 + 1, x1 - x0 + 1))
+    window = depth[y0:y1 + 1, x0:x1 + 1]
+    win = t < window
+    if not win.any():
+        return
+    hit = np.stack(np.broadcast_arrays(px, py, t), axis=-1)[win]
+    window[win] = t[win]
+    normals[y0:y1 + 1, x0:x1 + 1][win] = shape.normal(hit, np.broadcast_to(part, win.shape)[win])
 
 
-def _capsule_hit(px, py, a, b, r):
-    """z of the first hit of rays (px, py, z), z increasing, with capsule a-b of radius r.
-
-    The capsule is the union of the finite cylinder body and the two end spheres, so its entry
-    point is the smallest entry point of the three parts.
-    """
-    t = np.minimum(_sphere_entry(px, py, a, r), _sphere_entry(px, py, b, r))
-    ba = b - a
-    baba = float(ba @ ba)
-    # Body quadratic with ray origin (px, py, 0) and direction (0, 0, 1); it degenerates when the
-    # bone has no length or points along the view ray, and then the spheres alone are the outline.
-    k = baba - ba[2] ** 2
-    if baba > 1e-12 and k > 1e-9 * baba:
-        ox, oy, oz = px - a[0], py - a[1], -a[2]
-        baoa = ba[0] * ox + ba[1] * oy + ba[2] * oz
-        qb = baba * oz - baoa * ba[2]
-        qc = baba * (ox * ox + oy * oy + oz * oz) - baoa * baoa - r * r * baba
-        disc = qb * qb - k * qc
-        tc = (-qb - np.sqrt(np.maximum(disc, 0.0))) / k
-        s = baoa + tc * ba[2]  # projection of the hit on the axis, scaled by baba
-        body = (disc >= 0) & (s >= 0) & (s <= baba)
-        t = np.where(body, np.minimum(t, tc), t)
-    return t
+def shape_normals(shapes, height, width):
+    """Render solid shapes (``normal_shapes``: round cones, ellipsoids, elliptic frusta) with one
+    z-buffer; returns (rgb [H,W,3] float32, mask [H,W] bool, depth [H,W]) like capsule_normals."""
+    height, width = _check_size(height, width)
+    depth = np.full((height, width), np.inf)
+    normals = np.zeros((height, width, 3))
+    for shape in shapes:
+        shape.check()
+        _draw(depth, normals, shape)
+    mask = np.isfinite(depth)
+    return _finish(normals[mask], mask, depth)
 
 
 def capsule_normals(points, bones, radii, height, width, valid=None):
     """Render bones as capsules; returns (rgb [H,W,3] float32, mask [H,W] bool, depth [H,W]).
 
-    points: [J, 3] pixel-space joints; bones: (i, j) index pairs; radii: scalar or one per bone
-    (pixels, > 0); valid: optional bool [J]. Bones touching an invalid or non-finite joint are
-    skipped.
+    points: [J, 3] pixel-space joints; bones: (i, j) index pairs; radii (pixels, > 0): a scalar, one
+    per bone, or one (start, end) pair per bone for tapered capsules (round cones from joint i to
+    joint j); valid: optional bool [J]. Bones touching an invalid or non-finite joint are skipped.
     """
     height, width = _check_size(height, width)
     pts = np.asarray(points, dtype=np.float64)
@@ -105,9 +109,13 @@ def capsule_normals(points, bones, radii, height, width, valid=None):
         raise InputError("bones", "expected integer (i, j) joint index pairs")
     if bones_a.size and (bones_a.min() < 0 or bones_a.max() >= len(pts)):
         raise InputError("bones", f"joint index out of range [0, {len(pts)})")
-    if np.ndim(radii) not in (0, 1) or np.size(radii) not in (1, len(bones_a)):
-        raise InputError("radii", f"expected a scalar or {len(bones_a)} values")
-    r_all = np.broadcast_to(np.asarray(radii, dtype=np.float64), (len(bones_a),))
+    r = np.asarray(radii, dtype=np.float64)
+    if r.ndim == 0 or r.shape == (1,) or r.shape == (len(bones_a),):
+        r_all = np.repeat(np.broadcast_to(r.reshape(-1, 1), (len(bones_a), 1)), 2, axis=1)
+    elif r.shape == (len(bones_a), 2):
+        r_all = r
+    else:
+        raise InputError("radii", f"expected a scalar, {len(bones_a)} values or {len(bones_a)} (start, end) pairs")
     if not np.all(np.isfinite(r_all) & (r_all > 0)):
         raise InputError("radii", "every radius must be a finite number > 0")
     ok = np.isfinite(pts).all(axis=1)
@@ -116,35 +124,9 @@ def capsule_normals(points, bones, radii, height, width, valid=None):
         if valid.shape != (len(pts),):
             raise InputError("valid", f"expected shape [{len(pts)}], got {valid.shape}")
         ok &= valid
-
-    depth = np.full((height, width), np.inf)
-    normals = np.zeros((height, width, 3))
-    for (i, j), r in zip(bones_a.tolist(), r_all.tolist()):
-        if not (ok[i] and ok[j]):
-            continue
-        a, b = pts[i], pts[j]
-        # Pixels whose centre u + 0.5 lies within the bone's screen bounding box.
-        x0 = max(math.ceil(min(a[0], b[0]) - r - 0.5), 0)
-        x1 = min(math.floor(max(a[0], b[0]) + r - 0.5), width - 1)
-        y0 = max(math.ceil(min(a[1], b[1]) - r - 0.5), 0)
-        y1 = min(math.floor(max(a[1], b[1]) + r - 0.5), height - 1)
-        if x0 > x1 or y0 > y1:
-            continue
-        px = np.arange(x0, x1 + 1)[None, :] + 0.5
-        py = np.arange(y0, y1 + 1)[:, None] + 0.5
-        t = _capsule_hit(px, py, a, b, r)
-        win = t < depth[y0:y1 + 1, x0:x1 + 1]
-        if not win.any():
-            continue
-        hit = np.stack(np.broadcast_arrays(px, py, t), axis=-1)[win]
-        ba = b - a
-        baba = float(ba @ ba)
-        s = np.clip((hit - a) @ ba / baba, 0.0, 1.0) if baba > 1e-12 else 0.0
-        axis = a + np.multiply.outer(s, ba)
-        depth[y0:y1 + 1, x0:x1 + 1][win] = t[win]
-        normals[y0:y1 + 1, x0:x1 + 1][win] = (hit - axis) / r
-    mask = np.isfinite(depth)
-    return _finish(normals[mask], mask, depth)
+    shapes = [round_cone(pts[i], pts[j], ra, rb)
+              for (i, j), (ra, rb) in zip(bones_a.tolist(), r_all.tolist()) if ok[i] and ok[j]]
+    return shape_normals(shapes, height, width)
 
 
 def mesh_normals(vertices, faces, height, width):

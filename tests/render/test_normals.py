@@ -1,9 +1,14 @@
-"""Geometry tests for models/normals.py (capsule and mesh normal maps)."""
+"""Geometry tests for models/render/normal_raster.py (capsule and mesh normal maps) and the body and hand
+normal maps of models/render/normal_maps.py on a synthetic standing person."""
 
 import math
 
 import numpy as np
 import pytest
+import torch
+from posemotion.models.core.errors import InputError
+from posemotion.models.core.motion import Motion
+from posemotion.models.render.normal_maps import frame_shapes, render_motion_normals
 from posemotion.models.render.normal_raster import capsule_normals, decode_normals, encode_normals, mesh_normals
 
 
@@ -225,3 +230,116 @@ def test_encode_decode_roundtrip():
     n = np.array([[0.0, 0.0, 1.0], [0.6, -0.8, 0.0]])
     np.testing.assert_allclose(encode_normals(n)[0], [0.5, 0.5, 1.0])
     np.testing.assert_allclose(decode_normals(encode_normals(n)), n, atol=1e-6)
+
+
+# ---------------------------------------------------------------- body and hand normal maps
+
+W, H = 400, 600
+_BODY = {  # a person facing the camera, pixels (x right, y down), all at depth 0
+    0: (200, 100), 2: (208, 92), 5: (192, 92), 7: (218, 98), 8: (182, 98), 9: (205, 115), 10: (195, 115),
+    11: (240, 160), 12: (160, 160), 13: (255, 240), 14: (145, 240), 15: (262, 310), 16: (138, 310),
+    17: (258, 335), 18: (142, 335), 19: (268, 335), 20: (132, 335), 21: (272, 320), 22: (128, 320),
+    23: (225, 320), 24: (175, 320), 25: (228, 430), 26: (172, 430), 27: (230, 530), 28: (170, 530),
+    29: (228, 545), 30: (172, 545), 31: (240, 555), 32: (160, 555),
+}
+# The left hand hanging from its wrist, palm to the camera: wrist, thumb (4), then index..pinky (4 each).
+_HAND = [(0, 0), (10, 8), (18, 18), (24, 28), (28, 36)] + [
+    (x, 40 + 12 * k) for x in (12, 3, -6, -15) for k in range(4)]
+
+
+def _person(hands=True, scale=1.0):
+    """-> (points [75, 3] in pixels, visible [75]) of the synthetic person, sizes times ``scale``."""
+    points = np.zeros((75, 3))
+    visible = np.zeros(75, bool)
+    for j, xy in _BODY.items():
+        points[j, :2] = xy
+        visible[j] = True
+    if hands:
+        wrist = points[15, :2]
+        points[33:54, :2] = wrist + np.array(_HAND, float) * [1, 1]
+        visible[33:54] = True
+    points[:, :2] = (points[:, :2] - [200, 300]) * scale + [200, 300]
+    return points, visible
+
+
+def _motion(frames):
+    joints = np.stack([p / [W, H, W] for p, _ in frames]).astype(np.float32)
+    visibility = np.stack([v for _, v in frames]).astype(np.float32)
+    return Motion(joints=torch.from_numpy(joints), fps=30.0, layout="mediapipe_holistic_75_image",
+                  params={"visibility": torch.from_numpy(visibility)}, canvas_size=(W, H))
+
+
+def _runs(column):
+    """Number of separate covered stretches in a mask column or row."""
+    return int(np.count_nonzero(np.diff(column.astype(np.int8)) == 1) + column[0])
+
+
+def test_body_has_a_filled_torso_a_neck_and_a_head():
+    rgb, mask = render_motion_normals(_motion([_person(hands=False)]), "body")
+    mask, n = mask[0], decode_normals(rgb[0])
+    # The torso is a surface: every pixel inside the shoulder-hip quadrilateral is covered, and its
+    # middle faces the camera (a stick-figure torso is four capsules around an empty middle).
+    assert mask[165:315, 170:230].all()
+    assert n[240, 200, 2] > 0.95 and abs(n[240, 200, 0]) < 0.02
+    assert n[240, 232, 0] > 0.3 and n[240, 168, 0] < -0.3  # its sides turn away, like a chest
+    # Head to hips is one connected column (the head sits on a neck), and the neck is narrower
+    # than the head above it and the shoulders below it.
+    top = np.nonzero(mask[:, 200])[0].min()
+    assert top < 75 and _runs(mask[top:330, 200]) == 1
+    widths = mask[:, 150:250].sum(axis=1)  # between the upper arms
+    assert widths[140] < 0.7 * widths[98] and widths[140] < 0.5 * widths[170]
+    head = np.nonzero(mask[98, 150:250])[0]
+    assert head.max() - head.min() + 1 == pytest.approx(2 * 0.17 * 160, abs=2)  # HEAD_RADII[0] x torso length
+    # Limbs taper: the thigh is wider at the hip than the shin at the ankle.
+    assert mask[345, 150:200].sum() > 1.8 * mask[515, 150:200].sum()
+
+
+def test_hand_has_a_palm_and_tapered_fingers():
+    rgb, mask = render_motion_normals(_motion([_person()]), "hands")
+    mask, n = mask[0], decode_normals(rgb[0])
+    wrist = np.array(_BODY[15])
+    palm = wrist + [0, 22]  # between the wrist and the knuckles
+    assert mask[palm[1] - 6:palm[1] + 6, palm[0] - 8:palm[0] + 8].all()  # a filled palm
+    assert n[palm[1], palm[0], 2] > 0.9  # facing the camera
+    # Fingers are round cones: the index finger is wider at its knuckle than at its tip.
+    row = lambda y: np.nonzero(mask[wrist[1] + y, wrist[0] + 6:wrist[0] + 20])[0]  # noqa: E731
+    assert len(row(46)) > len(row(74)) >= 4
+    assert not mask[240, 200]  # "hands" draws no body
+
+
+def test_whole_draws_the_detailed_hand_instead_of_the_body_hand():
+    body_only = frame_shapes(*_person(hands=False), part="whole")
+    with_hand = frame_shapes(*_person(), part="whole")
+    assert len(with_hand) > len(body_only)  # palm and fingers of the left hand...
+    hands_only = frame_shapes(*_person(), part="hands")
+    assert len(body_only) - 2 == len(with_hand) - len(hands_only)  # ...replace the left body hand and thumb
+
+
+def test_thickness_and_size_scale_the_render():
+    small, large = _person(hands=True, scale=0.5), _person(hands=True)
+    areas = [render_motion_normals(_motion([large]), "whole", thickness=t)[1].sum() for t in (0.5, 1.0, 2.0)]
+    assert areas[0] < areas[1] < areas[2]
+    # Sizes follow the skeleton: a person half as large covers about a quarter of the pixels.
+    half = render_motion_normals(_motion([small]), "whole")[1].sum()
+    assert half == pytest.approx(areas[1] / 4, rel=0.1)
+
+
+def test_degenerate_and_missing_landmarks_render_without_errors():
+    collapsed = (np.full((75, 3), 50.0), np.ones(75, bool))  # every landmark on one spot
+    nobody = (np.zeros((75, 3)), np.zeros(75, bool))
+    no_hips = _person()
+    no_hips[1][[23, 24]] = False
+    rgb, mask = render_motion_normals(_motion([collapsed, nobody, no_hips]), "whole")
+    assert not mask[1].any()
+    assert not mask[2, 240, 200] and not mask[2, 345, 165:235].any()  # no hips: no torso and no thighs...
+    assert mask[2, 140:160, 200].all()  # ...but the head, neck and arms are still there
+    normals = decode_normals(rgb[mask])
+    np.testing.assert_allclose(np.linalg.norm(normals, axis=-1), 1.0, atol=1e-3)
+
+
+def test_normal_map_bad_inputs():
+    motion = _motion([_person()])
+    with pytest.raises(InputError, match="part"):
+        render_motion_normals(motion, "feet")
+    with pytest.raises(InputError, match="thickness"):
+        render_motion_normals(motion, "body", thickness=0.0)
