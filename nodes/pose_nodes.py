@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from ..models.pose.detection import MASK_SOURCES, DetectionSettings, detect_poses
+from ..models.pose.detection import MASK_SOURCES, PEOPLE_MODES, DetectionSettings, detect_poses
+from ..models.pose.retarget import BONE_LENGTHS, PLACEMENTS, ROOT_MOTIONS, retarget_landmarks, retarget_sequence
 from . import bridge
 
 
 class PoseMotionDetectPose:
     CATEGORY = "PoseMotion/pose"
-    DESCRIPTION = ("Detects one person's body (OpenPose-18), hands and optionally face in an image or in "
-                   "video frames with MediaPipe Holistic. Frames without a person give an empty 'people' list.")
+    DESCRIPTION = ("Detects the body (OpenPose-18), hands and optionally face of one person, or of everyone, in an "
+                   "image or in video frames with MediaPipe Holistic, on an upscaled crop around each person. "
+                   "Frames without a person give an empty 'people' list.")
     RETURN_TYPES = ("POSE_KEYPOINT", "MASK", "MOTION")
     RETURN_NAMES = ("pose_keypoint", "person_mask", "landmarks_3d")
     OUTPUT_TOOLTIPS = (
@@ -37,18 +39,99 @@ class PoseMotionDetectPose:
             },
             "optional": {
                 "fps": ("FLOAT", {"forceInput": True, "tooltip": "Frame rate of the frames (default 30)."}),
+                "person_crop": ("BOOLEAN", {"default": True, "tooltip": (
+                    "Find the person on the whole frame, then detect on an upscaled crop around them: finds small "
+                    "and distant people that whole-frame detection misses. Off = MediaPipe on the whole frame.")}),
+                "people": (list(PEOPLE_MODES), {"default": "one", "tooltip": (
+                    "all: every person, one entry each in pose_keypoint with a stable track_id over the video "
+                    "(slower: about one extra detection per person and frame). one: the most prominent person.")}),
+                "hand_check": ("BOOLEAN", {"default": True, "tooltip": (
+                    "Drop a hand that is not at its own wrist or is a copy of the other hand (MediaPipe puts both "
+                    "hands on one spot when it loses a wrist).")}),
+                "motion_track": ("INT", {"default": 0, "min": 0, "max": 999, "tooltip": (
+                    "With people = all: the track id whose landmarks make person_mask's and landmarks_3d's person "
+                    "(ids count from 0 in the order people appear).")}),
             },
         }
 
-    def detect(self, image, mode, hands, face, person_mask, min_confidence, smoothing, binary_confidence, fps=30.0):
+    def detect(self, image, mode, hands, face, person_mask, min_confidence, smoothing, binary_confidence, fps=30.0,
+               person_crop=True, people="one", hand_check=True, motion_track=0):
         settings = DetectionSettings(video=mode == "video", hands=hands, face=face, mask=person_mask,
                                      min_confidence=min_confidence, smoothing=smoothing,
-                                     binary_confidence=binary_confidence)
+                                     binary_confidence=binary_confidence, person_crop=person_crop, people=people,
+                                     hand_check=hand_check, motion_track=motion_track)
         detection = detect_poses(image, settings, fps=fps, progress=bridge.Progress(len(image), "Detect pose"))
         found = sum(1 for frame in detection.pose_keypoint if frame["people"])
-        return {"ui": {"text": [f"person found in {found}/{len(detection.pose_keypoint)} frames"]},
-                "result": (detection.pose_keypoint, detection.masks, detection.landmarks)}
+        summary = f"person found in {found}/{len(detection.pose_keypoint)} frames"
+        if people == "all":
+            summary += f", {len({p['track_id'] for f in detection.pose_keypoint for p in f['people']})} people tracked"
+        if detection.hands_dropped:
+            summary += f"; {detection.hands_dropped} hands dropped (not at their wrist, or a copy)"
+        return {"ui": {"text": [summary]}, "result": (detection.pose_keypoint, detection.masks, detection.landmarks)}
 
 
-NODE_CLASS_MAPPINGS = {"PoseMotionDetectPose": PoseMotionDetectPose}
-NODE_DISPLAY_NAME_MAPPINGS = {"PoseMotionDetectPose": "Detect Pose (MediaPipe)"}
+class PoseMotionRetargetPose:
+    CATEGORY = "PoseMotion/pose"
+    DESCRIPTION = ("Gives a driving pose sequence the reference person's proportions and place: every OpenPose "
+                   "bone takes the reference's 2D length (walked from the neck, directions kept), the root path is "
+                   "scaled and shifted so the figure stands where and as large as the reference person, and hands "
+                   "and face follow the new wrists and head. Reference bones that are missing or implausible keep "
+                   "the driving person's proportion at the figure's scale. placement=driving keeps the driving "
+                   "person's place and size and changes only the proportions.")
+    RETURN_TYPES = ("POSE_KEYPOINT", "MOTION")
+    RETURN_NAMES = ("pose_keypoint", "landmarks_3d")
+    OUTPUT_TOOLTIPS = (
+        "The retargeted poses on the reference's canvas (one person per frame).",
+        "The driving landmarks_3d moved the same way (for hand normal maps); empty (None) when landmarks_3d "
+        "is not connected.",
+    )
+    FUNCTION = "retarget"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "driving": ("POSE_KEYPOINT", {"tooltip": "The pose sequence to retarget, e.g. Detect Pose on a "
+                                                         "video. Its first person (or first track) is used."}),
+                "reference": ("POSE_KEYPOINT", {"tooltip": "The pose of the reference person, e.g. Detect Pose on "
+                                                           "the reference image; its first frame's first person."}),
+                "bone_lengths": (list(BONE_LENGTHS), {
+                    "default": "scaled",
+                    "tooltip": "scaled: each bone times reference length / the driving bone's typical length, so "
+                               "foreshortening is kept (a turned shoulder line stays short). exact: every bone "
+                               "exactly the reference's 2D length in every frame."}),
+                "placement": (list(PLACEMENTS), {
+                    "default": "reference",
+                    "tooltip": "reference: the figure stands where and as large as the reference person, on the "
+                               "reference's canvas. driving: it keeps the driving person's place, size and canvas "
+                               "and takes only the reference's proportions (e.g. a full-body shot from a "
+                               "half-body reference photo)."}),
+                "root_motion": (list(ROOT_MOTIONS), {
+                    "default": "follow",
+                    "tooltip": "follow: the figure moves as the driving person does (scaled with the figure), "
+                               "starting where placement puts it. fixed: the neck stays at that starting place."}),
+                "width": ("INT", {"default": 0, "min": 0, "max": 8192, "step": 8,
+                                  "tooltip": "Output canvas; 0 x 0 = the one placement names. Another aspect "
+                                             "centre-crops that canvas as PoseGen crops its reference image, so set "
+                                             "the size you render and generate at."}),
+                "height": ("INT", {"default": 0, "min": 0, "max": 8192, "step": 8,
+                                   "tooltip": "Output canvas height; 0 x 0 = the one placement names."}),
+            },
+            "optional": {
+                "landmarks_3d": ("MOTION", {"tooltip": "Detect Pose's landmarks_3d of the driving sequence: "
+                                                       "moved too, so hand normal maps follow the new wrists."}),
+            },
+        }
+
+    def retarget(self, driving, reference, bone_lengths, placement, root_motion, width, height, landmarks_3d=None):
+        result = retarget_sequence(driving, reference, bone_lengths, root_motion, width, height, placement)
+        moved = retarget_landmarks(landmarks_3d, result) if landmarks_3d is not None else None
+        used = int(result.reference_bones.sum())
+        summary = (f"reference person {result.reference_scale:.2f}x the driving one; {used}/"
+                   f"{len(result.reference_bones)} bones take the reference's proportion, the rest the driving one")
+        return {"ui": {"text": [summary]}, "result": (result.pose_keypoint, moved)}
+
+
+NODE_CLASS_MAPPINGS = {"PoseMotionDetectPose": PoseMotionDetectPose, "PoseMotionRetargetPose": PoseMotionRetargetPose}
+NODE_DISPLAY_NAME_MAPPINGS = {"PoseMotionDetectPose": "Detect Pose (MediaPipe)",
+                              "PoseMotionRetargetPose": "Retarget Pose To Reference"}

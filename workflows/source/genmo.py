@@ -68,13 +68,17 @@ GRAPHS = {
         3: ("PoseMotionGenmoTimeline", (0, 2), {"text": "0-2: a person jumps up\n2-4: a person walks forward"}),
         4: ("PoseMotionGenmoSample", (1, 1), {"genmo": (2, 0), "timeline": (3, 0), "seconds": 4.0, **SAMPLE}),
         5: ("PoseMotionProjectMotion", (2, 1), {"motion": (4, 0), "width": 480, "height": 480}),
-        6: ("PoseMotionRenderSkeleton", (3, 1), {"pose_keypoint": (5, 0), "width": 480, "height": 480}),
+        # the projected motion takes the photographed person's proportions, place and size
+        10: ("PoseMotionDetectPose", (1, 2), {"image": (1, 0), "mode": "image", "person_mask": "none"}),
+        11: ("PoseMotionRetargetPose", (3, 1), {"driving": (5, 0), "reference": (10, 0), "width": 480,
+                                                "height": 480}),
+        6: ("PoseMotionRenderSkeleton", (4, 1), {"pose_keypoint": (11, 0), "width": 480, "height": 480}),
         7: ("PoseMotionLoadPoseGen", (1, 0), POSEGEN_PARTS),
-        8: ("PoseMotionPoseGenSample", (4, 0), {
+        8: ("PoseMotionPoseGenSample", (5, 0), {
             "posegen": (7, 0), "reference_image": (1, 0), "pose_frames": (6, 0),
             "prompt": "an astronaut in a white space suit jumps, then walks forward",
             "subject_word": "astronaut", "segment_length": 81, "steps": 25, "kv_share": "half_body"}),
-        9: ("SaveAnimatedWEBP", (5, 0), {"images": (8, 0), "filename_prefix": "posemotion/genmo_posegen", **WEBP}),
+        9: ("SaveAnimatedWEBP", (6, 0), {"images": (8, 0), "filename_prefix": "posemotion/genmo_posegen", **WEBP}),
     },
 }
 
@@ -88,5 +92,6 @@ TEST_SETTINGS = {
     "genmo_keyframes_inbetween": {2: {"frames": "0, 19"}, 3: TINY_GENMO, 4: {"seconds": 1.0, **FAST}},
     "genmo_posegen_from_timeline": {2: TINY_GENMO, 3: {"text": "0-0.5: a person waves\n0.5-1: a person walks"},
                                     4: {"seconds": 1.0, **FAST}, 5: {"width": 96, "height": 96},
-                                    6: {"width": 96, "height": 96}, 8: {"segment_length": 17, "steps": 4}},
+                                    11: {"width": 96, "height": 96}, 6: {"width": 96, "height": 96},
+                                    8: {"segment_length": 17, "steps": 4}},
 }

@@ -59,13 +59,17 @@ GRAPHS = {
         3: ("PoseMotionTextToMotion", (1, 1), {"llm": (2, 0), "text": "a person waves with both arms",
                                                "seconds": 4.0, "seed": 0}),
         4: ("PoseMotionProjectMotion", (2, 1), {"motion": (3, 0), "width": 480, "height": 480}),
-        5: ("PoseMotionRenderSkeleton", (3, 1), {"pose_keypoint": (4, 0), "width": 480, "height": 480}),
+        # the projected motion takes the photographed person's proportions, place and size
+        9: ("PoseMotionDetectPose", (1, 2), {"image": (1, 0), "mode": "image", "person_mask": "none"}),
+        10: ("PoseMotionRetargetPose", (3, 1), {"driving": (4, 0), "reference": (9, 0), "width": 480,
+                                                "height": 480}),
+        5: ("PoseMotionRenderSkeleton", (4, 1), {"pose_keypoint": (10, 0), "width": 480, "height": 480}),
         6: ("PoseMotionLoadPoseGen", (1, 0), POSEGEN_PARTS),
-        7: ("PoseMotionPoseGenSample", (4, 0), {
+        7: ("PoseMotionPoseGenSample", (5, 0), {
             "posegen": (6, 0), "reference_image": (1, 0), "pose_frames": (5, 0),
             "prompt": "an astronaut in a white space suit waves his arms in front of a flag",
             "subject_word": "astronaut", "segment_length": 81, "steps": 25, "kv_share": "half_body"}),
-        8: ("SaveAnimatedWEBP", (5, 0), {"images": (7, 0), "filename_prefix": "posemotion/llm_posegen", **WEBP}),
+        8: ("SaveAnimatedWEBP", (6, 0), {"images": (7, 0), "filename_prefix": "posemotion/llm_posegen", **WEBP}),
     },
 }
 
@@ -76,5 +80,6 @@ TEST_SETTINGS = {
     "llm_predict_motion": {2: TINY_LLM, 3: {"context_seconds": 1.0, "seconds": 1.0}},
     "llm_inbetween_motions": {3: TINY_LLM, 4: {"context_seconds": 1.0, "seconds": 1.0}},
     "llm_posegen_from_text": {2: TINY_LLM, 3: {"seconds": 0.6}, 4: {"width": 96, "height": 96},
-                              5: {"width": 96, "height": 96}, 7: {"segment_length": 17, "steps": 4}},
+                              10: {"width": 96, "height": 96}, 5: {"width": 96, "height": 96},
+                              7: {"segment_length": 17, "steps": 4}},
 }

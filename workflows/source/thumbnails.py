@@ -214,8 +214,8 @@ def _motion_edit_pose_codes(prompt: dict) -> np.ndarray:
 
 
 def _posegen_from_video(prompt: dict) -> np.ndarray:
-    """PoseGen's inputs: the reference photo, then the skeleton frame with the most hand pixels, its
-    hand normal map and both together, zoomed to the person."""
+    """PoseGen's inputs: the reference photo, then the skeleton frame (retargeted to the photo's proportions)
+    with the most hand pixels, its hand normal map and both together, zoomed to the person."""
     out = run_prompt(prompt, targets=[1, 4, 5])
     skeleton, hands = frames(out, 4), frames(out, 5)
     handy = most_drawn(hands)
@@ -225,9 +225,11 @@ def _posegen_from_video(prompt: dict) -> np.ndarray:
 
 
 def _posegen_from_forecast(prompt: dict) -> np.ndarray:
-    """PoseGen's inputs: the reference photo and three forecast skeleton frames."""
+    """PoseGen's inputs: the reference photo and three forecast skeleton frames, retargeted onto the
+    person in the photo (drawn over it, dimmed)."""
     out = run_prompt(prompt, targets=[1, 6])
-    return grid([frames(out, 1)[0]] + spread(frames(out, 6), 3))
+    photo = frames(out, 1)[0]
+    return grid([photo] + [over(photo, frame) for frame in spread(frames(out, 6), 3)])
 
 
 def text_panel(lines: list[str], width: int = WIDTH, scale: float = 0.5) -> np.ndarray:
@@ -308,9 +310,11 @@ def _llm_inbetween_motions(prompt: dict) -> np.ndarray:
 
 
 def _llm_posegen_from_text(prompt: dict) -> np.ndarray:
-    """PoseGen's inputs: the reference photo and three skeleton frames of the motion the LLM wrote."""
+    """PoseGen's inputs: the reference photo and three skeleton frames of the motion the LLM wrote,
+    retargeted onto the person in the photo (drawn over it, dimmed)."""
     out = run_prompt(prompt, targets=[1, 5])
-    return grid([frames(out, 1)[0]] + spread(frames(out, 5), 3))
+    photo = frames(out, 1)[0]
+    return grid([photo] + [over(photo, frame) for frame in spread(frames(out, 5), 3)])
 
 
 def _genmo_timeline_to_motion(prompt: dict) -> np.ndarray:
@@ -348,9 +352,11 @@ def _genmo_keyframes_inbetween(prompt: dict) -> np.ndarray:
 
 
 def _genmo_posegen_from_timeline(prompt: dict) -> np.ndarray:
-    """PoseGen's inputs: the reference photo and three skeleton frames of the motion GENMO sampled."""
+    """PoseGen's inputs: the reference photo and three skeleton frames of the motion GENMO sampled,
+    retargeted onto the person in the photo (drawn over it, dimmed)."""
     out = run_prompt(prompt, targets=[1, 6])
-    return grid([frames(out, 1)[0]] + spread(frames(out, 6), 3))
+    photo = frames(out, 1)[0]
+    return grid([photo] + [over(photo, frame) for frame in spread(frames(out, 6), 3)])
 
 
 # workflow -> its thumbnail from an API prompt (README's workflow table says what each shows)
