@@ -45,8 +45,9 @@ class PoseMotionRenderSkeleton:
 
 class PoseMotionRenderNormals:
     CATEGORY = "PoseMotion/render"
-    DESCRIPTION = ("Renders 3D landmarks as capsule limbs with camera-space normals (RGB = n*0.5+0.5, "
-                   "x right, y up, z toward the viewer): hand normals for PoseGen, or the body.")
+    DESCRIPTION = ("Renders 3D landmarks as solid body shapes (a filled torso, neck and head, tapered limbs; hands "
+                   "with a palm and tapered fingers) with camera-space normals (RGB = n*0.5+0.5, x right, y up, "
+                   "z toward the viewer): hand normals for PoseGen, or the body.")
     RETURN_TYPES = ("IMAGE", "MASK")
     RETURN_NAMES = ("normals", "mask")
     FUNCTION = "render"
@@ -59,7 +60,7 @@ class PoseMotionRenderNormals:
             "width": ("INT", dict(_SIZE)),
             "height": ("INT", dict(_SIZE)),
             "thickness": ("FLOAT", {"default": 1.0, "min": 0.1, "max": 5.0, "step": 0.1,
-                          "tooltip": "Scales the capsule radii."}),
+                          "tooltip": "Scales the limbs' and fingers' radii and the depth of the torso and palm."}),
         }}
 
     def render(self, landmarks_3d, part, width, height, thickness):
