@@ -201,13 +201,12 @@ def _revisit_missed(rgb: np.ndarray, found: list[Sighting | None], settings: Det
     """Search frames without a person again, in the crop of the nearest frame that has one."""
     height, width = rgb.shape[1:3]
     seen_at = [i for i, seen in enumerate(found) if seen is not None]
-    if not seen_at:
-        return
-    still = _holistic(True, settings)
-    for i in (i for i, seen in enumerate(found) if seen is None):
+    for i in (i for i, seen in enumerate(found) if seen is None and seen_at):
         nearest = min(seen_at, key=lambda j: abs(j - i))
         if abs(nearest - i) <= REVISIT_FRAMES:
-            found[i] = _look(still, rgb[i], Crop.around(found[nearest].box(width, height)), settings.face)
+            # the still graph is built only when needed: an unused MediaPipe graph logs when it closes
+            crop = Crop.around(found[nearest].box(width, height))
+            found[i] = _look(_holistic(True, settings), rgb[i], crop, settings.face)
 
 
 @dataclass
@@ -222,7 +221,6 @@ class _Track:
 
 def _everyone(rgb: np.ndarray, settings: DetectionSettings, progress) -> list[dict[int, Sighting]]:
     count, height, width = rgb.shape[:3]
-    still = _holistic(True, settings)
     tracks: dict[int, _Track] = {}
     new_ids = itertools.count()
     out = []
@@ -236,11 +234,12 @@ def _everyone(rgb: np.ndarray, settings: DetectionSettings, progress) -> list[di
             for box in merge_boxes(fresh):
                 if any(_centre_inside(box, seen.box(width, height)) for seen in people.values()):
                     continue  # someone already followed
-                seen = _look(still, frame, Crop.around(box), settings.face)
+                seen = _look(_holistic(True, settings), frame, Crop.around(box), settings.face)
                 if seen is not None and not _is_new(seen, people.values(), width, height):
                     # Holistic found someone already seen (the more prominent person in the crop):
                     # look again with the people found so far painted over
-                    seen = _look(still, _hide(frame, people.values()), Crop.around(box), settings.face)
+                    hidden = _hide(frame, people.values())
+                    seen = _look(_holistic(True, settings), hidden, Crop.around(box), settings.face)
                 if seen is not None and _is_new(seen, people.values(), width, height):
                     if settings.video:
                         people[_track_for(tracks, seen, new_ids, settings, width, height)] = seen
