@@ -20,7 +20,7 @@ from .person_boxes import Box
 CROP_SIDE = 512  # pixels of the square image the landmark models get
 CROP_MARGIN = 1.6  # crop side / the person's longer box side: room to move before the crop must follow
 MIN_CROP_SIDE = 48.0  # pixels of the frame; smaller boxes are noise
-KEEP_INSIDE = 0.08  # the crop is kept while the box stays this far (fraction of the side) from its edges
+KEEP_INSIDE = 0.02  # the crop is kept while the box stays this far (fraction of the side) from its edges
 KEEP_MIN_FILL = 0.35  # ... and fills at least this fraction of its side (else the person walked away)
 
 

@@ -31,7 +31,7 @@ def test_crop_maps_a_pixel_back_to_where_it_was_in_the_frame():
 def test_crop_is_kept_while_the_person_stays_inside_and_large():
     crop = Crop.around(Box(100, 100, 200, 300))  # side 1.6 x 200 = 320 around (150, 200)
     assert crop.holds(Box(105, 110, 205, 310))
-    assert not crop.holds(Box(200, 100, 300, 300))  # walked towards the edge
+    assert not crop.holds(Box(220, 100, 320, 300))  # walked towards the edge
     assert not crop.holds(Box(140, 180, 160, 220))  # walked away: now small in the crop
 
 
