@@ -14,7 +14,7 @@ frames where a view disagrees with the others (``multiview.disagreeing_views``: 
 or swapped sides; a second table leaves those out) and its speed (frames per second over all views).
 
 Variants: (1) raw MediaPipe Holistic on full frames, called directly (as benchmarks/bench_detect.py's
-``direct_graphs``, without the selfie mask); (2)-(4) ``detect_poses`` in video mode with the settings
+``direct_graphs``, without the selfie mask); (2)-(5) ``detect_poses`` in video mode with the settings
 in the table. Nothing is downloaded: videos and calibration come with the ``pose2sim`` package.
 
 Run: ``python benchmarks/bench_detect_multiview.py [--frames N] [--demo single|multi]`` (see
@@ -53,9 +53,10 @@ from posemotion.models.pose.multiview import (  # noqa: E402
 # name -> DetectionSettings fields for detect_poses; None = raw MediaPipe Holistic on full frames.
 VARIANTS: dict[str, dict | None] = {
     "mediapipe direct": None,
-    "node before (no crop)": dict(person_crop=False, hand_check=False),
-    "crop": dict(person_crop=True, hand_check=False),
-    "crop + hand check (default)": dict(person_crop=True, hand_check=True),
+    "node before (no crop)": dict(person_crop=False, hand_check=False, side_check=False),
+    "crop": dict(person_crop=True, hand_check=False, side_check=False),
+    "crop + hand check": dict(person_crop=True, hand_check=True, side_check=False),
+    "crop+hands+sides (default)": dict(person_crop=True, hand_check=True, side_check=True),
 }
 # Shared by every detect_poses variant: tracking over the video, hands on, no face, no mask (the
 # mask does not change the points and would only add time).

@@ -48,6 +48,9 @@ class PoseMotionDetectPose:
                 "hand_check": ("BOOLEAN", {"default": True, "tooltip": (
                     "Drop a hand that is not at its own wrist or is a copy of the other hand (MediaPipe puts both "
                     "hands on one spot when it loses a wrist).")}),
+                "side_check": ("BOOLEAN", {"default": True, "tooltip": (
+                    "Video mode: when MediaPipe suddenly swaps the person's left and right and keeps the swap, "
+                    "exchange the sides back (body and hands).")}),
                 "motion_track": ("INT", {"default": 0, "min": 0, "max": 999, "tooltip": (
                     "With people = all: the track id whose landmarks make person_mask's and landmarks_3d's person "
                     "(ids count from 0 in the order people appear).")}),
@@ -55,11 +58,11 @@ class PoseMotionDetectPose:
         }
 
     def detect(self, image, mode, hands, face, person_mask, min_confidence, smoothing, binary_confidence, fps=30.0,
-               person_crop=True, people="one", hand_check=True, motion_track=0):
+               person_crop=True, people="one", hand_check=True, side_check=True, motion_track=0):
         settings = DetectionSettings(video=mode == "video", hands=hands, face=face, mask=person_mask,
                                      min_confidence=min_confidence, smoothing=smoothing,
                                      binary_confidence=binary_confidence, person_crop=person_crop, people=people,
-                                     hand_check=hand_check, motion_track=motion_track)
+                                     hand_check=hand_check, side_check=side_check, motion_track=motion_track)
         detection = detect_poses(image, settings, fps=fps, progress=bridge.Progress(len(image), "Detect pose"))
         found = sum(1 for frame in detection.pose_keypoint if frame["people"])
         summary = f"person found in {found}/{len(detection.pose_keypoint)} frames"
@@ -67,6 +70,8 @@ class PoseMotionDetectPose:
             summary += f", {len({p['track_id'] for f in detection.pose_keypoint for p in f['people']})} people tracked"
         if detection.hands_dropped:
             summary += f"; {detection.hands_dropped} hands dropped (not at their wrist, or a copy)"
+        if detection.sides_exchanged:
+            summary += f"; left and right exchanged back in {detection.sides_exchanged} frames"
         return {"ui": {"text": [summary]}, "result": (detection.pose_keypoint, detection.masks, detection.landmarks)}
 
 

@@ -142,9 +142,11 @@ def layout_parents(layout: str) -> tuple[int, ...]:
 
 def left_right_swap(names: tuple[str, ...]) -> list[int]:
     """Index of each joint's mirror counterpart (``left_*`` <-> ``right_*``; itself for centre joints),
-    the joint order of a left/right mirror image."""
+    the joint order of a left/right mirror image. A name used twice (the holistic layout's body wrist
+    and hand wrist) pairs by occurrence: the second ``left_wrist`` with the second ``right_wrist``."""
     swapped = [n.replace("left", "\0").replace("right", "left").replace("\0", "right") for n in names]
-    return [names.index(n) for n in swapped]
+    occurrence = [names[:i].count(n) for i, n in enumerate(names)]
+    return [[j for j, m in enumerate(names) if m == n][k] for n, k in zip(swapped, occurrence)]
 
 
 def layout_bones(layout: str) -> tuple[tuple[int, int], ...]:

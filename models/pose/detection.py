@@ -22,13 +22,14 @@ import numpy as np
 import torch
 
 from ..core.errors import InputError
-from ..core.layouts import FACE_MESH_TO_68, to_openpose_18
+from ..core.layouts import FACE_MESH_TO_68, MEDIAPIPE_33, left_right_swap, to_openpose_18
 from ..core.motion import Motion
 from ..core.pose_keypoint import make_frame, make_person
 from ..core.resources import ProgressCallback
 from ..media.images import as_uint8_frames
 from .hand_check import check_hands
 from .people_search import search_people, selfie_masks
+from .side_check import keep_sides
 
 MASK_SOURCES = ("selfie_segmentation", "pose_segmentation", "none")
 PEOPLE_MODES = ("one", "all")
@@ -49,6 +50,7 @@ class DetectionSettings:
     person_crop: bool = True  # find the person on the full frame, detect on an upscaled crop around its box
     people: str = "one"  # "one", or "all": every person the pose detector finds, with track ids
     hand_check: bool = True  # drop a hand that is not at its own wrist or duplicates the other hand
+    side_check: bool = True  # video mode: undo MediaPipe's sudden left/right swaps (side_check module)
     motion_track: int = 0  # with people="all": the track id whose landmarks make the MOTION outputs
 
     def __post_init__(self):
@@ -69,6 +71,7 @@ class Detection:
     landmarks: Motion  # layout mediapipe_holistic_75_image, visibility in params
     world: Motion | None = None  # layout mediapipe_33, metres, hip-centred, y up (module docstring)
     hands_dropped: int = 0  # hands that ``hand_check`` dropped (not at their wrist, or a duplicate)
+    sides_exchanged: int = 0  # frames whose left and right ``side_check`` exchanged back
 
 
 def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps: float = 30.0,
@@ -85,14 +88,9 @@ def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps:
     per_track = {track: np.zeros((count, 75, 4), np.float32) for track in tracks}
     world = np.zeros((count, 33, 4), np.float32)  # x, y, z, visibility of the MOTION's person
     faces: dict[tuple[int, int], np.ndarray] = {}
-    hands_dropped = 0
     for i, frame in enumerate(sightings):
         for track, seen in frame.items():
-            points = seen.points
-            if settings.hand_check and settings.hands:
-                points, dropped = check_hands(points, width, height)
-                hands_dropped += dropped
-            per_track[track][i] = points
+            per_track[track][i] = seen.points
             if seen.face is not None and settings.face:
                 faces[i, track] = seen.face
             if track == motion_track and seen.world is not None:
@@ -101,6 +99,19 @@ def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps:
                 masks[i] = np.maximum(masks[i], seen.mask)
     if settings.mask == "selfie_segmentation":
         masks = selfie_masks(rgb)
+    sides_exchanged = 0
+    if settings.side_check and settings.video:
+        for track, points in per_track.items():
+            per_track[track], exchanged = keep_sides(points, width, height)
+            sides_exchanged += len(exchanged)
+            if track == motion_track:
+                world[exchanged] = world[exchanged][:, left_right_swap(MEDIAPIPE_33)]
+    hands_dropped = 0
+    if settings.hand_check and settings.hands:
+        for points in per_track.values():
+            for i in range(count):
+                points[i], dropped = check_hands(points[i], width, height)
+                hands_dropped += dropped
     if settings.smoothing > 0:
         per_track = {track: _smooth(points, settings.smoothing) for track, points in per_track.items()}
         world = _smooth(world, settings.smoothing)
@@ -123,7 +134,7 @@ def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps:
     )
     world_motion = Motion(joints=torch.from_numpy(world[..., :3].copy()), fps=float(fps), layout="mediapipe_33",
                           params={"visibility": torch.from_numpy(world[..., 3].copy())})
-    return Detection(pose_keypoint, torch.from_numpy(masks), motion, world_motion, hands_dropped)
+    return Detection(pose_keypoint, torch.from_numpy(masks), motion, world_motion, hands_dropped, sides_exchanged)
 
 
 def _people(points: np.ndarray, face: np.ndarray | None, settings: DetectionSettings) -> list[dict]:

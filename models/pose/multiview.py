@@ -30,7 +30,6 @@ gives 30 to 45 %).
 from __future__ import annotations
 
 import contextlib
-import re
 import warnings
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field, replace
@@ -39,7 +38,7 @@ import cv2
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.layouts import MEDIAPIPE_33
+from .side_check import SIDE_SWAP
 
 QUALISYS_SUBPIXELS = 64  # Qualisys sensor coordinates are in 1/64 pixel
 MIN_VIEWS = 2
@@ -66,15 +65,6 @@ SWAP_GAIN = 0.5
 AGREEMENT_SHARE = 0.03
 
 
-def _side_swap() -> np.ndarray:
-    """Index permutation of the 75-point layout that exchanges left and right (body names, hands)."""
-    def other(name):
-        return re.sub("left|right", lambda side: {"left": "right", "right": "left"}[side.group()], name)
-    body = [MEDIAPIPE_33.index(other(name)) for name in MEDIAPIPE_33]
-    return np.array(body + list(range(54, 75)) + list(range(33, 54)))
-
-
-SIDE_SWAP = _side_swap()
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,5 +1,5 @@
-"""Finding people: crops and their way back, hands that are really hands, track ids, and the real clips
-(the street clip's distant man, the multi-person demo's three people)."""
+"""Finding people: crops and their way back, hands that are really hands, left and right kept, track ids,
+and the real clips (the street clip's distant man, the multi-person demo's three people)."""
 
 import numpy as np
 import pytest
@@ -10,6 +10,7 @@ from posemotion.models.pose.crops import CROP_SIDE, Crop
 from posemotion.models.pose.detection import DetectionSettings, detect_poses
 from posemotion.models.pose.hand_check import check_hands
 from posemotion.models.pose.person_boxes import Box, merge_boxes
+from posemotion.models.pose.side_check import SIDE_SWAP, keep_sides
 
 
 def test_crop_maps_a_pixel_back_to_where_it_was_in_the_frame():
@@ -112,3 +113,38 @@ def test_every_person_of_the_multi_person_demo_gets_a_stable_id():
     noses = [{p["track_id"]: p["pose_keypoints_2d"][0] for p in frame["people"]} for frame in detection.pose_keypoint]
     assert all(abs(frame[0] - noses[0][0]) < 0.1 and abs(frame[1] - noses[0][1]) < 0.1 for frame in noses)
     assert detection.landmarks.joints[:, 0].abs().sum() > 0  # the MOTION follows track 0
+
+
+def _walking_track(frames: int = 20) -> np.ndarray:
+    """A figure facing the camera whose arms swing (left and right in antiphase) as it walks right."""
+    track = np.zeros((frames, 75, 4), np.float32)
+    for t in range(frames):
+        swing = 0.03 * np.sin(t / 3)
+        points = _body((0.6 + swing, 0.55), (0.4 - swing, 0.55))
+        points[25, :2], points[26, :2] = (0.53 - swing, 0.75), (0.47 + swing, 0.75)  # knees
+        points[27, :2], points[28, :2] = (0.53 + swing, 0.9), (0.47 - swing, 0.9)  # ankles
+        points[13, :2], points[14, :2] = (0.58, 0.42), (0.42, 0.42)  # elbows
+        points[33:54], points[54:75] = _hand((0.6 + swing, 0.55)), _hand((0.4 - swing, 0.55))
+        points[:, 0] += 0.005 * t
+        track[t] = points
+    return track
+
+
+def test_a_sudden_left_right_swap_is_exchanged_back():
+    truth = _walking_track()
+    detected = truth.copy()
+    detected[6:11] = truth[6:11][:, SIDE_SWAP]  # MediaPipe swapped the sides for five frames
+    fixed, exchanged = keep_sides(detected, 640, 640)
+    assert exchanged == [6, 7, 8, 9, 10]
+    np.testing.assert_array_equal(fixed, truth)
+    assert fixed[8, 33:54].any() and np.allclose(fixed[8, 15, :2], truth[8, 15, :2])  # hands went with the wrists
+
+
+def test_a_track_without_swaps_and_one_swapped_from_the_start_are_left_alone():
+    truth = _walking_track()
+    assert keep_sides(truth, 640, 640)[1] == []
+    swapped_throughout = truth[:, SIDE_SWAP]
+    assert keep_sides(swapped_throughout, 640, 640)[1] == []  # nothing says which labelling is right
+    gaps = truth.copy()
+    gaps[5] = 0  # a frame without the person is skipped, not compared
+    assert keep_sides(gaps, 640, 640)[1] == []
