@@ -2,8 +2,8 @@
 
 MediaPipe's landmark models see their region of interest at a fixed size (256 px for the body), but
 they find that region with a detector that sees the whole frame at 224 px, where a distant person is a
-few pixels tall. Running them on a crop around the person's box, upscaled to ``CROP_SIDE``, lets the
-detector see the person large. Points come back in the crop's normalised coordinates (x and y in 0..1
+few pixels tall. Running them on a crop around the person's box, upscaled to at least ``CROP_SIDE``,
+lets the detector see the person large. Points come back in the crop's normalised coordinates (x and y in 0..1
 of the crop, z in crop widths); ``Crop.to_frame`` maps them to the frame's (x by frame width, y by frame
 height, z by frame width: MediaPipe's convention).
 """
@@ -17,7 +17,8 @@ import numpy as np
 
 from .person_boxes import Box
 
-CROP_SIDE = 512  # pixels of the square image the landmark models get
+CROP_SIDE = 256  # pixels: smaller crops are upscaled to this (the body landmark model's input size); larger
+# ones keep their own resolution, so a large person's hands lose no detail
 CROP_MARGIN = 1.6  # crop side / the person's longer box side: room to move before the crop must follow
 MIN_CROP_SIDE = 48.0  # pixels of the frame; smaller boxes are noise
 KEEP_INSIDE = 0.02  # the crop is kept while the box stays this far (fraction of the side) from its edges
@@ -36,11 +37,16 @@ class Crop:
         cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
         return cls(cx - side / 2, cy - side / 2, side)
 
+    @property
+    def pixels(self) -> int:
+        """Side of the image ``cut`` returns."""
+        return max(CROP_SIDE, round(self.side))
+
     def cut(self, frame: np.ndarray) -> np.ndarray:
-        """The crop of an [H, W, C] uint8 frame at CROP_SIDE x CROP_SIDE."""
-        scale = CROP_SIDE / self.side
+        """The crop of an [H, W, C] uint8 frame, ``pixels`` x ``pixels``."""
+        scale = self.pixels / self.side
         matrix = np.array([[scale, 0, -self.x0 * scale], [0, scale, -self.y0 * scale]], np.float64)
-        return cv2.warpAffine(frame, matrix, (CROP_SIDE, CROP_SIDE), flags=cv2.INTER_LINEAR,
+        return cv2.warpAffine(frame, matrix, (self.pixels, self.pixels), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
     def paste(self, image: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..core.resources import ProgressCallback
 from .crops import Crop
-from .person_boxes import SAME_PERSON_IOU, Box, PersonDetector, find_people, merge_boxes
+from .person_boxes import SAME_PERSON_IOU, Box, PersonDetector, find_people, find_someone, merge_boxes
 
 if TYPE_CHECKING:
     from .detection import DetectionSettings
@@ -103,7 +103,10 @@ def selfie_masks(rgb: np.ndarray) -> np.ndarray:
     """MediaPipe's selfie segmentation of every frame: [B, H, W] float32 person probability."""
     if "selfie" not in _GRAPHS:
         _GRAPHS["selfie"] = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=1)
-    return np.stack([_GRAPHS["selfie"].process(frame).segmentation_mask for frame in rgb]).astype(np.float32)
+    masks = np.empty(rgb.shape[:3], np.float32)  # filled in place: a stacked copy costs 2 ms a frame
+    for i, frame in enumerate(rgb):
+        masks[i] = _GRAPHS["selfie"].process(frame).segmentation_mask
+    return masks
 
 
 def _landmark_array(landmarks, count: int) -> np.ndarray | None:
@@ -164,9 +167,9 @@ def _report(progress: ProgressCallback | None, index: int, count: int) -> None:
 
 
 def _best_box(frame: np.ndarray) -> Box | None:
-    """The best-scoring person on the whole frame (as Holistic would pick), or in the tiles if none."""
-    boxes = _person_detector().boxes(frame) or find_people(_person_detector(), frame)
-    return max(boxes, key=lambda box: box.score) if boxes else None
+    """The best-scoring person on the whole frame (as Holistic would pick), or in tiles if none."""
+    boxes = find_someone(_person_detector(), frame)
+    return boxes[0] if boxes else None
 
 
 def _one_in_crop(rgb: np.ndarray, settings: DetectionSettings, progress) -> list[dict[int, Sighting]]:

@@ -3,7 +3,8 @@
 The detector is ``pose_detection.tflite`` from the mediapipe wheel, run through the ``PoseDetectionCpu``
 graph that the wheel registers (the first stage of MediaPipe's own pose pipeline). It sees the whole
 frame letterboxed to 224 x 224, so a person far away shrinks to a few pixels; ``find_people`` therefore
-also runs it on overlapping tiles (``TILE_GRID``) and merges what the tiles find.
+also runs it on overlapping tiles (``TILE_GRID``) and merges what the tiles find, and ``find_someone``
+(one person wanted) adds finer tiles only until someone is found.
 
 A ``Box`` is (x0, y0, x1, y1) in pixels of the full frame and covers the whole body. For a detection it
 is the detector's body circle: a square centred on its mid-hip keypoint, with a side of twice the
@@ -84,15 +85,32 @@ class PersonDetector:
 
 def find_people(detector: PersonDetector, frame: np.ndarray, tiles: int = TILE_GRID) -> list[Box]:
     """Every person in the frame, best score first: the whole frame plus ``tiles`` x ``tiles`` tiles."""
-    height, width = frame.shape[:2]
+    return merge_boxes(detector.boxes(frame) + tile_boxes(detector, frame, tiles))
+
+
+def find_someone(detector: PersonDetector, frame: np.ndarray) -> list[Box]:
+    """People, looked for in growing detail until someone is found: the whole frame, then 2 x 2 tiles,
+    then ``TILE_GRID`` x ``TILE_GRID`` (each step costs 4x the one before)."""
     boxes = detector.boxes(frame)
-    if tiles > 1:
-        tile_w, tile_h = (int(side / (tiles - (tiles - 1) * TILE_OVERLAP)) for side in (width, height))
-        for row, col in itertools.product(range(tiles), repeat=2):
-            x0 = min(int(col * tile_w * (1 - TILE_OVERLAP)), width - tile_w)
-            y0 = min(int(row * tile_h * (1 - TILE_OVERLAP)), height - tile_h)
-            boxes += detector.boxes(frame[y0:y0 + tile_h, x0:x0 + tile_w], offset=(x0, y0))
+    for tiles in (2, TILE_GRID):
+        if boxes:
+            break
+        boxes = tile_boxes(detector, frame, tiles)
     return merge_boxes(boxes)
+
+
+def tile_boxes(detector: PersonDetector, frame: np.ndarray, tiles: int) -> list[Box]:
+    """The detector's boxes on ``tiles`` x ``tiles`` overlapping tiles of the frame (none for tiles < 2)."""
+    height, width = frame.shape[:2]
+    if tiles < 2:
+        return []
+    boxes = []
+    tile_w, tile_h = (int(side / (tiles - (tiles - 1) * TILE_OVERLAP)) for side in (width, height))
+    for row, col in itertools.product(range(tiles), repeat=2):
+        x0 = min(int(col * tile_w * (1 - TILE_OVERLAP)), width - tile_w)
+        y0 = min(int(row * tile_h * (1 - TILE_OVERLAP)), height - tile_h)
+        boxes += detector.boxes(frame[y0:y0 + tile_h, x0:x0 + tile_w], offset=(x0, y0))
+    return boxes
 
 
 def merge_boxes(boxes: list[Box]) -> list[Box]:

@@ -18,7 +18,7 @@ def test_crop_maps_a_pixel_back_to_where_it_was_in_the_frame():
     frame[200, 100] = 255  # one bright pixel
     crop = Crop.around(Box(60, 150, 140, 260))
     image = crop.cut(frame)
-    assert image.shape == (CROP_SIDE, CROP_SIDE, 3)
+    assert image.shape == (CROP_SIDE, CROP_SIDE, 3) and crop.side < CROP_SIDE  # a small person is upscaled
     y, x = np.unravel_index(image[..., 0].argmax(), image.shape[:2])
     point = np.array([[(x + 0.5) / CROP_SIDE, (y + 0.5) / CROP_SIDE, 0.1, 0.9]], np.float32)
     back = crop.to_frame(point, 640, 360)[0]
@@ -27,6 +27,8 @@ def test_crop_maps_a_pixel_back_to_where_it_was_in_the_frame():
     assert back[2] == pytest.approx(0.1 * crop.side / 640)  # z in frame widths
     mask = crop.paste(np.ones((CROP_SIDE, CROP_SIDE), np.float32), 640, 360)
     assert mask[200, 100] == pytest.approx(1.0) and mask[10, 600] == 0.0
+    large = Crop.around(Box(0, 0, 300, 400))
+    assert large.cut(np.zeros((720, 1280, 3), np.uint8)).shape == (640, 640, 3)  # kept at its own resolution
 
 
 def test_crop_is_kept_while_the_person_stays_inside_and_large():
