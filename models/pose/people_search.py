@@ -33,9 +33,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import cv2
 import mediapipe as mp
 import numpy as np
 
+from ..core.layouts import MEDIAPIPE_33_BONES
 from ..core.resources import ProgressCallback
 from .crops import Crop
 from .person_boxes import SAME_PERSON_IOU, Box, PersonDetector, find_people, find_someone, merge_boxes
@@ -47,6 +49,8 @@ REVISIT_FRAMES = 15  # how far (frames) a missed frame may borrow a crop from a 
 MIN_VISIBILITY = 0.5  # with people="all", sightings whose body points are less visible on average are dropped
 MIN_PERSON_SIZE = 0.06  # ... and so are bodies smaller than this fraction of the frame's longer side (a
 # ceiling camera in pose2sim's multi-person demo, 5 %, looks like a tiny person; the smallest real one is 20 %)
+SILHOUETTE_WIDTH = 0.35  # limb thickness when painting a person over, as a fraction of their torso length
+GREY = (128, 128, 128)
 TRACK_PATIENCE = 10  # with people="all", frames a person may go unseen before their track (and id) ends
 MIN_TRACK_FRAMES = 3  # with people="all" in video mode, tracks seen in fewer frames are dropped
 SAME_POINTS = 0.3  # two sightings with this share of body points together are one person seen twice
@@ -237,15 +241,15 @@ def _everyone(rgb: np.ndarray, settings: DetectionSettings, progress) -> list[di
             for box in merge_boxes(fresh):
                 if any(_centre_inside(box, seen.box(width, height)) for seen in people.values()):
                     continue  # someone already followed
-                seen = _look(_holistic(True, settings), frame, Crop.around(box), settings.face)
+                crop = Crop.around(box)
+                seen = _look(_holistic(True, settings), frame, crop, settings.face)
                 if seen is not None and not _is_new(seen, people.values(), width, height):
                     # Holistic found someone already seen (the more prominent person in the crop):
                     # look again with the people found so far painted over
-                    hidden = _hide(frame, people.values())
-                    seen = _look(_holistic(True, settings), hidden, Crop.around(box), settings.face)
+                    seen = _look(_holistic(True, settings), _hide(frame, people.values()), crop, settings.face)
                 if seen is not None and _is_new(seen, people.values(), width, height):
                     if settings.video:
-                        people[_track_for(tracks, seen, new_ids, settings, width, height)] = seen
+                        people[_track_for(tracks, seen, frame, new_ids, settings)] = seen
                     else:  # unrelated images: people are numbered within each
                         people[len(people)] = seen
             out.append(people)
@@ -269,9 +273,10 @@ def _follow(tracks: dict[int, _Track], frame: np.ndarray, people: dict[int, Sigh
     for track_id in sorted(tracks):
         track = tracks[track_id]
         seen = _look(track.graph, frame, track.crop, settings.face)
-        # the graph may land on a neighbour in its crop: a person does not jump out of their own box
-        stayed = seen is not None and _centre_inside(seen.box(width, height), track.box)
-        if stayed and _is_new(seen, people.values(), width, height):
+        if people and (seen is None or not _stayed(seen, track, people.values(), width, height)):
+            # the graph may have landed on someone already found: look again with them painted over
+            seen = _look(track.graph, _hide(frame, people.values()), track.crop, settings.face)
+        if seen is not None and _stayed(seen, track, people.values(), width, height):
             people[track_id] = seen
             track.box, track.unseen = seen.box(width, height), 0
             if not track.crop.holds(seen.box(width, height)):
@@ -285,19 +290,29 @@ def _follow(tracks: dict[int, _Track], frame: np.ndarray, people: dict[int, Sigh
             del tracks[track_id]
 
 
-def _track_for(tracks: dict[int, _Track], seen: Sighting, new_ids: Iterator[int], settings: DetectionSettings,
-               width: int, height: int) -> int:
-    """The id of a newly found person: a lost track whose crop they stand in, else a new track."""
-    box = seen.box(width, height)
+def _stayed(seen: Sighting, track: _Track, people, width: int, height: int) -> bool:
+    """Whether a track's graph still sees its own person: a new person (``_is_new``) who has not jumped out
+    of the track's last box (a graph may land on a neighbour in its crop)."""
+    return _centre_inside(seen.box(width, height), track.box) and _is_new(seen, people, width, height)
+
+
+def _track_for(tracks: dict[int, _Track], seen: Sighting, frame: np.ndarray, new_ids: Iterator[int],
+               settings: DetectionSettings) -> int:
+    """The id of a newly found person: a lost track whose crop they stand in, else a new track. The
+    track's graph looks once at this frame in its new crop, so that it can track from the next frame
+    on instead of having to detect again."""
+    box = seen.box(*frame.shape[1::-1])
     crop = Crop.around(box)
     for track_id, track in tracks.items():
         lost = Box(track.crop.x0, track.crop.y0, track.crop.x0 + track.crop.side, track.crop.y0 + track.crop.side)
         if track.unseen > 0 and _centre_inside(box, lost):
             track.crop, track.box, track.unseen = crop, box, 0
             track.graph.reset()
-            return track_id
-    track_id = next(new_ids)
-    tracks[track_id] = _Track(_build_holistic(False, settings), crop, box)
+            break
+    else:
+        track_id = next(new_ids)
+        tracks[track_id] = track = _Track(_build_holistic(False, settings), crop, box)
+    _look(track.graph, frame, crop, settings.face)
     return track_id
 
 
@@ -323,10 +338,16 @@ def _is_new(seen: Sighting, people, width: int, height: int) -> bool:
 
 
 def _hide(frame: np.ndarray, people) -> np.ndarray:
-    """A copy of the frame with each person's body box filled grey."""
+    """A copy of the frame with each person painted over in grey: a filled torso, thick limbs and a
+    head disc (a silhouette, not their box, so a person standing half behind them stays visible)."""
     height, width = frame.shape[:2]
     out = frame.copy()
     for seen in people:
-        box = seen.box(width, height)
-        out[max(0, int(box.y0)):max(0, int(box.y1) + 1), max(0, int(box.x0)):max(0, int(box.x1) + 1)] = 128
+        pixels = np.round(seen.points[:33, :2] * np.array([width, height])).astype(np.int32)
+        torso = pixels[[11, 12, 24, 23]]
+        thickness = max(2, int(SILHOUETTE_WIDTH * np.linalg.norm(torso[:2].mean(0) - torso[2:].mean(0))))
+        cv2.fillConvexPoly(out, torso, GREY)
+        for a, b in MEDIAPIPE_33_BONES:
+            cv2.line(out, tuple(map(int, pixels[a])), tuple(map(int, pixels[b])), GREY, thickness)
+        cv2.circle(out, tuple(map(int, pixels[0])), thickness, GREY, -1)
     return out
