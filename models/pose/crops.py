@@ -42,6 +42,11 @@ class Crop:
         """Side of the image ``cut`` returns."""
         return max(CROP_SIDE, round(self.side))
 
+    @property
+    def square(self) -> Box:
+        """The crop as a box in frame pixels."""
+        return Box(self.x0, self.y0, self.x0 + self.side, self.y0 + self.side)
+
     def cut(self, frame: np.ndarray) -> np.ndarray:
         """The crop of an [H, W, C] uint8 frame, ``pixels`` x ``pixels``."""
         scale = self.pixels / self.side

@@ -186,22 +186,30 @@ def _one_in_crop(rgb: np.ndarray, settings: DetectionSettings, progress) -> list
         # in image mode every frame is searched afresh: a batch may hold unrelated photos
         seen = None if crop is None or not settings.video else _look(holistic, frame, crop, settings.face)
         if seen is None:
-            box = _best_box(frame)
-            crop = None if box is None else Crop.around(box)
-            holistic.reset()
-            seen = None if crop is None else _look(holistic, frame, crop, settings.face)
-        if seen is None:  # the crop never does worse than the whole frame (a close-up's hips may be off it)
-            seen = _look(_holistic(True, settings), frame, FULL_FRAME, settings.face)
-            crop = crop or (None if seen is None else Crop.around(seen.box(width, height)))
-        if seen is not None and not crop.holds(seen.box(width, height)):
+            seen, crop = _find_one(frame, holistic, settings)
+        if seen is None:
+            crop = None
+        elif not crop.holds(seen.box(width, height)):
             crop = Crop.around(seen.box(width, height))
             holistic.reset()
-        elif seen is None:
-            crop = None
         found.append(seen)
         _report(progress, i, count)
     _revisit_missed(rgb, found, settings)
     return [{} if seen is None else {0: seen} for seen in found]
+
+
+def _find_one(frame: np.ndarray, holistic, settings: DetectionSettings) -> tuple[Sighting | None, Crop | None]:
+    """Look for the person afresh: in a crop around the detector's best box, else on the whole frame
+    (the crop never does worse than the whole frame: a close-up's hips may be off it)."""
+    height, width = frame.shape[:2]
+    box = _best_box(frame)
+    crop = None if box is None else Crop.around(box)
+    holistic.reset()
+    seen = None if crop is None else _look(holistic, frame, crop, settings.face)
+    if seen is None:
+        seen = _look(_holistic(True, settings), frame, FULL_FRAME, settings.face)
+        crop = crop or (None if seen is None else Crop.around(seen.box(width, height)))
+    return seen, crop
 
 
 def _revisit_missed(rgb: np.ndarray, found: list[Sighting | None], settings: DetectionSettings) -> None:
@@ -304,8 +312,7 @@ def _track_for(tracks: dict[int, _Track], seen: Sighting, frame: np.ndarray, new
     box = seen.box(*frame.shape[1::-1])
     crop = Crop.around(box)
     for track_id, track in tracks.items():
-        lost = Box(track.crop.x0, track.crop.y0, track.crop.x0 + track.crop.side, track.crop.y0 + track.crop.side)
-        if track.unseen > 0 and _centre_inside(box, lost):
+        if track.unseen > 0 and _centre_inside(box, track.crop.square):
             track.crop, track.box, track.unseen = crop, box, 0
             track.graph.reset()
             break
