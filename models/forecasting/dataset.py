@@ -69,8 +69,9 @@ MOCAP_CLIPS = ("test.amc", "test_mocapbank.bvh", "test_freebvh.bvh") + DEEPMIMIC
 # DeepMimic cycles are looped to this length: within one split clip (CLIP_FRAMES), so a repeated cycle
 # never lands on the test side of a clip it trained on (these recordings are all train-only).
 LOOP_SECONDS = 3.0
-# Full-frame detection, as when the bundled forecaster's data was made: the dataset stays reproducible
-DATASET_DETECTION = DetectionSettings(video=True, hands=False, mask="none", person_crop=False, hand_check=False)
+# Whole-frame detection without side check, as when the bundled forecaster's data was made (reproducible)
+DATASET_DETECTION = DetectionSettings(video=True, hands=False, mask="none", person_crop=False, hand_check=False,
+                                      side_check=False)
 TRAIN_ONLY = "mocap:deepmimic/"  # recording ids never held out (see split_by_clip)
 POSE2SIM_EVERY_NTH = 2  # 60 fps -> 30 fps
 ENCODE_CHUNK = 256  # captions per MiniLM batch

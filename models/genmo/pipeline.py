@@ -61,8 +61,9 @@ class Estimate:
 
 
 # Estimation reads one person's body: no hands, face or segmentation mask to compute. Whole-frame
-# detection, as in the corpus the demo model's 2D condition was trained on.
-VIDEO_DETECTION = DetectionSettings(video=True, hands=False, face=False, mask="none", person_crop=False)
+# detection without side check, as in the corpus the demo model's 2D condition was trained on.
+VIDEO_DETECTION = DetectionSettings(video=True, hands=False, face=False, mask="none", person_crop=False,
+                                    side_check=False)
 
 
 def _fit_music(music: MusicInput, length: int, fps: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -60,8 +60,9 @@ VIDEO_CLIPS = {
     **{f"pose2sim{k}": ("Pose2Sim", "Demo_SinglePerson", "videos", f"cam0{k}.mp4") for k in range(1, 5)},
 }
 VIDEO_MAX_SIDE = 640  # pixels: MediaPipe sees the video at this size (as the detect command does)
-# Full-frame detection, as when the bundled models' corpus was built: the corpus stays reproducible
-CORPUS_DETECTION = DetectionSettings(video=True, hands=False, mask="none", person_crop=False, hand_check=False)
+# Whole-frame detection without side check, as when the bundled models' corpus was built (reproducible)
+CORPUS_DETECTION = DetectionSettings(video=True, hands=False, mask="none", person_crop=False, hand_check=False,
+                                     side_check=False)
 IDENTITY_JUMP = 0.1  # canvas fraction per frame: the hips cannot move this far, another person was picked up
 
 # smpl_22 joints that MediaPipe has directly: smpl index -> mediapipe_33 index
