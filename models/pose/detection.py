@@ -36,6 +36,7 @@ PEOPLE_MODES = ("one", "all")
 # Confidence at which a body point counts as present when ``binary_confidence`` is on (the
 # renderer's default body threshold). MediaPipe reports no per-point hand or face confidence.
 BODY_PRESENT = 0.3
+MIN_SIDE = 32  # pixels: a person in a smaller image is a few pixels tall, far below what MediaPipe finds
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps:
     """Detect body, hands (and face) in every frame; see ``Detection`` for what comes back."""
     rgb = as_uint8_frames(frames)
     count, height, width = rgb.shape[:3]
+    if min(height, width) < MIN_SIDE:
+        raise InputError("image", f"{width}x{height} px is too small to find a person in: expected at least "
+                                  f"{MIN_SIDE} px on each side")
     sightings = search_people(rgb, settings, progress)
     tracks = sorted({track for frame in sightings for track in frame})
     motion_track = settings.motion_track if settings.people == "all" else (tracks[0] if tracks else 0)

@@ -67,12 +67,21 @@ def test_binary_confidence_for_controlnet_aux(astronaut_image):
     (torch.zeros(8, 8, 3), r"image: expected an IMAGE batch \[B,H,W,C\]"),
     (torch.zeros(0, 8, 8, 3), "image: empty batch"),
     (torch.full((1, 8, 8, 3), float("nan")), "image: frame 0 contains NaN"),
+    (torch.zeros(2, 8, 8, 3), "image: 8x8 px is too small to find a person in"),
     (torch.zeros(1, 8, 8, 2), "image: expected an IMAGE batch"),
     ("picture.png", "image: expected an IMAGE tensor"),
 ])
 def test_bad_images_are_named(frames, message):
     with pytest.raises(InputError, match=message):
         detect_poses(frames)
+
+
+def test_a_single_channel_image_is_read_as_grey(astronaut_image):
+    """ComfyUI's IMAGE may have one channel (a grey picture): it is detected like the RGB one."""
+    grey = astronaut_image.mean(-1, keepdim=True)
+    det = detect_poses(grey, DetectionSettings(mask="none"))
+    nose = person_arrays(det.pose_keypoint[0]["people"][0])["body"][OPENPOSE_18.index("nose")]
+    assert nose[2] > 0.5 and 0.35 < nose[0] < 0.6 and 0.1 < nose[1] < 0.35
 
 
 def test_bad_settings():
