@@ -11,18 +11,20 @@ Three ways, chosen by ``DetectionSettings``:
 - ``person_crop=True`` (default): the person detector (``person_boxes``) finds the person; Holistic then
   runs on an upscaled crop around them (``crops``), or on the whole frame where the crop shows nobody
   (a close-up whose hips are off the picture). In video mode the crop stays put while the person
-  stays well inside it, so Holistic's own tracking keeps working, and moves (resetting the tracking)
-  when they leave its middle. Frames where nobody was found are searched again afterwards in the crop
+  stays inside it (``Crop.holds``), so Holistic's own tracking keeps working, and moves (resetting the
+  tracking) when they reach its edge. Frames where nobody was found are searched again afterwards in the crop
   of the nearest frame with a person (at most ``REVISIT_FRAMES`` away), which fills a clip's first
   frames and short drop-outs.
 - ``people="all"``: in video mode each person gets a track: a Holistic graph of their own, tracking in
-  their own crop as above, so the id stays with the person. Boxes the detector finds (on the whole frame,
-  and every ``SEARCH_EVERY`` frames also on tiles, for newcomers far away) away from everyone followed
-  get a still-image Holistic run on their crop; a clear person not seen yet takes over a lost track
-  whose crop they stand in, or starts a new one. One person seen twice (crops overlap) counts once
-  (``_is_new``). Tracks seen in fewer than ``MIN_TRACK_FRAMES`` frames are dropped, and ids are
-  renumbered 0, 1, 2 ... in the order people appear. In image mode every image is searched afresh and
-  its people are numbered within it.
+  their own crop as above, so the id stays with the person. Boxes the detector finds (on the whole
+  frame, and every ``SEARCH_EVERY`` frames also on tiles, for newcomers far away) away from everyone
+  followed get a still-image Holistic run on their crop; a clear person not seen yet takes over a lost
+  track whose crop they stand in, or starts a new one (whose graph looks once at that frame, so it
+  tracks from the next). One person seen twice (crops overlap) counts once (``_is_new``); where
+  Holistic finds someone already found, it looks again with them painted over (``_hide``). Tracks
+  seen in fewer than ``MIN_TRACK_FRAMES`` frames are dropped, and ids are renumbered 0, 1, 2 ... in
+  the order people appear. In image mode every image is searched afresh and its people are numbered
+  within it.
 """
 
 from __future__ import annotations
