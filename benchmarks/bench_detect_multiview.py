@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES,
                         help=f"first N frames of every view (default {DEFAULT_FRAMES}; the clips have 100)")
     parser.add_argument("--demo", choices=sorted(DEMOS), default="single",
-                        help="pose2sim demo: single (one person) or multi (two people; one-person detection)")
+                        help="pose2sim demo: single (one person) or multi (several people; one-person detection)")
     parser.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
                         help=f"read frames with the longer side at this many px (default {DEFAULT_MAX_SIDE})")
     parser.add_argument("--verbose", action="store_true", help="keep MediaPipe's native log output")

@@ -44,7 +44,8 @@ class PoseMotionDetectPose:
                     "and distant people that whole-frame detection misses. Off = MediaPipe on the whole frame.")}),
                 "people": (list(PEOPLE_MODES), {"default": "one", "tooltip": (
                     "all: every person, one entry each in pose_keypoint with a stable track_id over the video "
-                    "(slower: about one extra detection per person and frame). one: the most prominent person.")}),
+                    "(always on crops; slower: about one extra detection per person and frame). one: the most "
+                    "prominent person.")}),
                 "hand_check": ("BOOLEAN", {"default": True, "tooltip": (
                     "Drop a hand that is not at its own wrist or is a copy of the other hand (MediaPipe puts both "
                     "hands on one spot when it loses a wrist).")}),
@@ -52,8 +53,9 @@ class PoseMotionDetectPose:
                     "Video mode: when MediaPipe suddenly swaps the person's left and right and keeps the swap, "
                     "exchange the sides back (body and hands).")}),
                 "motion_track": ("INT", {"default": 0, "min": 0, "max": 999, "tooltip": (
-                    "With people = all: the track id whose landmarks make person_mask's and landmarks_3d's person "
-                    "(ids count from 0 in the order people appear).")}),
+                    "With people = all: the track id whose landmarks make landmarks_3d (and, with person_mask = "
+                    "pose_segmentation, the mask); ids count from 0 in the order people appear. Retarget Pose To "
+                    "Reference follows track 0.")}),
             },
         }
 
@@ -124,7 +126,9 @@ class PoseMotionRetargetPose:
             },
             "optional": {
                 "landmarks_3d": ("MOTION", {"tooltip": "Detect Pose's landmarks_3d of the driving sequence: "
-                                                       "moved too, so hand normal maps follow the new wrists."}),
+                                                       "moved too, so hand normal maps follow the new wrists. "
+                                                       "With people = all it must be track 0 (motion_track 0), "
+                                                       "the person retargeted."}),
             },
         }
 

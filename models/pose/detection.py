@@ -36,6 +36,7 @@ PEOPLE_MODES = ("one", "all")
 # Confidence at which a body point counts as present when ``binary_confidence`` is on (the
 # renderer's default body threshold). MediaPipe reports no per-point hand or face confidence.
 BODY_PRESENT = 0.3
+
 MIN_SIDE = 32  # pixels: a person in a smaller image is a few pixels tall, far below what MediaPipe finds
 
 
@@ -99,8 +100,8 @@ def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps:
                 faces[i, track] = seen.face
             if track == motion_track and seen.world is not None:
                 world[i] = seen.world
-            if seen.mask is not None:
-                masks[i] = np.maximum(masks[i], seen.mask)
+            if seen.mask is not None and track == motion_track:
+                masks[i] = seen.mask
     if settings.mask == "selfie_segmentation":
         masks = selfie_masks(rgb)
     sides_exchanged = 0
@@ -111,7 +112,7 @@ def detect_poses(frames, settings: DetectionSettings = DetectionSettings(), fps:
             if track == motion_track:
                 world[exchanged] = world[exchanged][:, left_right_swap(MEDIAPIPE_33)]
     hands_dropped = 0
-    if settings.hand_check and settings.hands:
+    if settings.hand_check:  # also when hands stay out of POSE_KEYPOINT: the MOTION carries them
         for points in per_track.values():
             for i in range(count):
                 points[i], dropped = check_hands(points[i], width, height)

@@ -65,8 +65,6 @@ SWAP_GAIN = 0.5
 AGREEMENT_SHARE = 0.03
 
 
-
-
 @dataclass(frozen=True, eq=False)
 class Camera:
     name: str

@@ -15,16 +15,16 @@ Three ways, chosen by ``DetectionSettings``:
   tracking) when they reach its edge. Frames where nobody was found are searched again afterwards in the crop
   of the nearest frame with a person (at most ``REVISIT_FRAMES`` away), which fills a clip's first
   frames and short drop-outs.
-- ``people="all"``: in video mode each person gets a track: a Holistic graph of their own, tracking in
-  their own crop as above, so the id stays with the person. Boxes the detector finds (on the whole
-  frame, and every ``SEARCH_EVERY`` frames also on tiles, for newcomers far away) away from everyone
-  followed get a still-image Holistic run on their crop; a clear person not seen yet takes over a lost
-  track whose crop they stand in, or starts a new one (whose graph looks once at that frame, so it
-  tracks from the next). One person seen twice (crops overlap) counts once (``_is_new``); where
-  Holistic finds someone already found, it looks again with them painted over (``_hide``). Tracks
-  seen in fewer than ``MIN_TRACK_FRAMES`` frames are dropped, and ids are renumbered 0, 1, 2 ... in
-  the order people appear. In image mode every image is searched afresh and its people are numbered
-  within it.
+- ``people="all"`` (always with crops, whatever ``person_crop`` says): in video mode each person gets
+  a track: a Holistic graph of their own, tracking in their own crop as above, so the id stays with
+  the person. Boxes the detector finds (on the whole frame, and every ``SEARCH_EVERY`` frames also on
+  tiles, for newcomers far away) away from everyone followed get a still-image Holistic run on their
+  crop; a clear person not seen yet takes over a lost track whose crop they stand in, or starts a new
+  one (whose graph looks once at that frame, so it tracks from the next). One person seen twice
+  (crops overlap) counts once (``_is_new``); where Holistic finds someone already found, it looks
+  again with them painted over (``_hide``). Tracks seen in fewer than ``MIN_TRACK_FRAMES`` frames are
+  dropped, and ids are renumbered 0, 1, 2 ... in the order people appear. In image mode every image is
+  searched afresh and its people are numbered within it.
 """
 
 from __future__ import annotations
@@ -196,7 +196,8 @@ def _one_in_crop(rgb: np.ndarray, settings: DetectionSettings, progress) -> list
             holistic.reset()
         found.append(seen)
         _report(progress, i, count)
-    _revisit_missed(rgb, found, settings)
+    if settings.video:  # in image mode neighbouring images may be unrelated photos
+        _revisit_missed(rgb, found, settings)
     return [{} if seen is None else {0: seen} for seen in found]
 
 
@@ -208,9 +209,9 @@ def _find_one(frame: np.ndarray, holistic, settings: DetectionSettings) -> tuple
     crop = None if box is None else Crop.around(box)
     holistic.reset()
     seen = None if crop is None else _look(holistic, frame, crop, settings.face)
-    if seen is None:
+    if seen is None:  # the detector's crop showed nobody: frame the person the whole frame found instead
         seen = _look(_holistic(True, settings), frame, FULL_FRAME, settings.face)
-        crop = crop or (None if seen is None else Crop.around(seen.box(width, height)))
+        crop = None if seen is None else Crop.around(seen.box(width, height))
     return seen, crop
 
 
@@ -246,8 +247,8 @@ def _everyone(rgb: np.ndarray, settings: DetectionSettings, progress) -> list[di
             people: dict[int, Sighting] = {}
             if settings.video:
                 _follow(tracks, frame, people, settings)
-            tiles = i % SEARCH_EVERY == 0 or not settings.video
-            fresh = find_people(_person_detector(), frame) if tiles else _person_detector().boxes(frame)
+            search_tiles = i % SEARCH_EVERY == 0 or not settings.video
+            fresh = find_people(_person_detector(), frame) if search_tiles else _person_detector().boxes(frame)
             for box in merge_boxes(fresh):
                 if any(_centre_inside(box, seen.box(width, height)) for seen in people.values()):
                     continue  # someone already followed

@@ -116,9 +116,12 @@ def test_every_person_of_the_multi_person_demo_gets_a_stable_id():
     detection = detect_poses(frames, DetectionSettings(video=True, people="all", mask="none", hands=False), fps=fps)
     ids = [sorted(person["track_id"] for person in frame["people"]) for frame in detection.pose_keypoint]
     assert ids == [[0, 1]] * len(frames)
-    noses = [{p["track_id"]: p["pose_keypoints_2d"][0] for p in frame["people"]} for frame in detection.pose_keypoint]
-    assert all(abs(frame[0] - noses[0][0]) < 0.1 and abs(frame[1] - noses[0][1]) < 0.1 for frame in noses)
-    assert detection.landmarks.joints[:, 0].abs().sum() > 0  # the MOTION follows track 0
+    noses = [{p["track_id"]: np.array(p["pose_keypoints_2d"][:2]) for p in frame["people"]}
+             for frame in detection.pose_keypoint]
+    for track in (0, 1):  # each id stays on its person: the nose moves less than 10 % of the frame
+        assert max(np.abs(frame[track] - noses[0][track]).max() for frame in noses) < 0.1
+    motion_nose = detection.landmarks.joints[:, 0, :2].numpy()  # the MOTION follows track 0 (motion_track)
+    assert np.abs(motion_nose - np.array([frame[0] for frame in noses])).max() < 0.01
 
 
 def _walking_track(frames: int = 20) -> np.ndarray:
@@ -142,8 +145,7 @@ def test_a_sudden_left_right_swap_is_exchanged_back():
     detected[6:11] = truth[6:11][:, SIDE_SWAP]  # MediaPipe swapped the sides for five frames
     fixed, exchanged = keep_sides(detected, 640, 640)
     assert exchanged == [6, 7, 8, 9, 10]
-    np.testing.assert_array_equal(fixed, truth)
-    assert fixed[8, 33:54].any() and np.allclose(fixed[8, 15, :2], truth[8, 15, :2])  # hands went with the wrists
+    np.testing.assert_array_equal(fixed, truth)  # body and both hands back on their own side
 
 
 def test_a_track_without_swaps_and_one_swapped_from_the_start_are_left_alone():
