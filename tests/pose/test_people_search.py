@@ -4,6 +4,7 @@ and the real clips (the street clip's distant man, the multi-person demo's three
 import numpy as np
 import pytest
 from posemotion.models.core.errors import InputError
+from posemotion.models.core.pose_keypoint import person_arrays
 from posemotion.models.core.resources import package_file
 from posemotion.models.media.video import read_video
 from posemotion.models.pose.crops import CROP_SIDE, Crop
@@ -156,3 +157,19 @@ def test_a_track_without_swaps_and_one_swapped_from_the_start_are_left_alone():
     gaps = truth.copy()
     gaps[5] = 0  # a frame without the person is skipped, not compared
     assert keep_sides(gaps, 640, 640)[1] == []
+
+
+def test_the_pose_mask_follows_motion_track():
+    """With every person detected, Holistic's pose segmentation is the mask of the MOTION's person only."""
+    frames, fps = read_video(package_file("Pose2Sim", "Demo_MultiPerson", "videos", "cam03.mp4"), max_frames=3,
+                             max_side=960)
+    hips = {}
+    for track in (0, 1):
+        detection = detect_poses(frames, DetectionSettings(video=True, people="all", mask="pose_segmentation",
+                                                           hands=False, motion_track=track), fps=fps)
+        hips[track] = [(p["track_id"], person_arrays(p)["body"][[8, 11], :2].mean(0))
+                       for p in detection.pose_keypoint[-1]["people"]]
+        mask = detection.masks[-1].numpy()
+        for person, (x, y) in hips[track]:
+            inside = mask[int(y * mask.shape[0]), int(x * mask.shape[1])]
+            assert (inside > 0.5) == (person == track), (track, person, inside)
