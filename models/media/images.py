@@ -8,6 +8,8 @@ import torch
 from ..core.errors import InputError
 from ..core.pose_keypoint import MAX_CANVAS_SIDE
 
+ASPECT_TOLERANCE = 0.02  # aspect ratios this close count as the same: scaled, not cropped
+
 
 def as_uint8_frames(frames, input_name: str = "image") -> np.ndarray:
     """IMAGE tensor [B,H,W,C] (C in 1, 3, 4) or uint8 array [B,H,W,3] -> contiguous uint8 RGB [B,H,W,3]."""
@@ -53,6 +55,20 @@ def _check_image_shape(frames: torch.Tensor, input_name: str) -> None:
 def _check_finite(frame: torch.Tensor, index: int, input_name: str) -> None:
     if not torch.isfinite(frame).all():
         raise InputError(input_name, f"frame {index} contains NaN or infinite values")
+
+
+def centre_crop(size: tuple[int, int], width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The centre crop (x0, y0, crop width, crop height) of a ``size`` = (w, h) picture to the aspect
+    ratio of width x height, or None when the aspects agree within ``ASPECT_TOLERANCE`` (then the
+    picture is scaled as it is). The one rule for PoseGen's reference image and the poses fitted to it."""
+    w, h = size
+    if abs((w / h) / (width / height) - 1) <= ASPECT_TOLERANCE:
+        return None
+    if w / h > width / height:
+        crop = round(h * width / height)
+        return (w - crop) // 2, 0, crop, h
+    crop = round(w * height / width)
+    return 0, (h - crop) // 2, w, crop
 
 
 def to_image(frames: np.ndarray) -> torch.Tensor:

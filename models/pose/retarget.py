@@ -26,7 +26,7 @@ Method (pixels throughout, so canvases of any aspect mix):
   ``s``, and a frame without a neck is mapped by the figure scale and root shift alone.
 The output canvas is the reference's (the driving one's with ``placement="driving"``); with ``width`` x
 ``height`` that canvas is centre-cropped to their aspect and scaled, as PoseGen fits its reference image
-(posegen.conditioning.fit_reference: same crop, same ``ASPECT_TOLERANCE``), so the poses line up with
+(``media.images.centre_crop``, which posegen.conditioning.fit_reference uses too), so the poses line up with
 the fitted reference. Missing points stay missing; points that land off the output canvas become
 missing, as OpenPose reports none there. ``retarget_landmarks`` moves Detect Pose's 3D landmarks the
 same way, so hand normal maps stay on the retargeted wrists.
@@ -43,6 +43,7 @@ from ..core.errors import InputError
 from ..core.layouts import OPENPOSE_LIMBS
 from ..core.motion import Motion, validate_motion
 from ..core.pose_keypoint import make_frame, make_person, person_arrays, validate_pose_keypoint
+from ..media.images import centre_crop
 
 BONE_LENGTHS = ("scaled", "exact")
 ROOT_MOTIONS = ("follow", "fixed")
@@ -50,7 +51,6 @@ PLACEMENTS = ("reference", "driving")
 CONFIDENT = 0.3  # a point is measured from at this confidence (the skeleton renderer's default body threshold)
 TYPICAL_PERCENTILE = 90  # a driving bone's typical length over frames: near unforeshortened, robust to spikes
 PLAUSIBLE_RATIO = 1.5  # a reference bone this much longer or shorter than expected is misdetected (adults: ~15 %)
-ASPECT_TOLERANCE = 0.02  # aspects this close are scaled, not cropped (PoseGen's fit_reference)
 NECK, NOSE = 1, 0
 WRISTS = {"left_hand": 7, "right_hand": 4}  # OpenPose-18 wrist of each hand
 FOREARMS = {"left_hand": OPENPOSE_LIMBS.index((6, 7)), "right_hand": OPENPOSE_LIMBS.index((3, 4))}
@@ -207,14 +207,8 @@ def _output_canvas(reference: tuple[int, int], width: int, height: int):
     w, h = reference
     if width == 0:
         return (w, h), (np.zeros(2), np.ones(2))
-    origin, crop = np.zeros(2), np.array([w, h], np.float64)
-    if abs((w / h) / (width / height) - 1) > ASPECT_TOLERANCE:
-        if w / h > width / height:
-            crop[0] = round(h * width / height)
-            origin[0] = (w - crop[0]) // 2
-        else:
-            crop[1] = round(w * height / width)
-            origin[1] = (h - crop[1]) // 2
+    x0, y0, crop_w, crop_h = centre_crop((w, h), width, height) or (0, 0, w, h)
+    origin, crop = np.array([x0, y0], np.float64), np.array([crop_w, crop_h], np.float64)
     return (int(width), int(height)), (origin, np.array([width, height], np.float64) / crop)
 
 

@@ -19,12 +19,12 @@ import torch
 import torch.nn.functional as F
 
 from ..core.errors import InputError, ModelFileError
+from ..media.images import ASPECT_TOLERANCE, centre_crop
 
 # OpenAI CLIP pixel statistics (ViT-H/14 of Wan's image encoder uses the same).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 MAX_PROMPT_TOKENS = 512  # Wan2.1's UMT5 context length
-ASPECT_TOLERANCE = 0.02
 
 
 # --- text ---------------------------------------------------------------------------------------
@@ -125,13 +125,10 @@ def fit_reference(image: torch.Tensor, width: int, height: int) -> torch.Tensor:
     _check_frames(image, "reference_image")
     image = image[:1]
     h, w = image.shape[1:3]
-    if abs((w / h) / (width / height) - 1) > ASPECT_TOLERANCE:
-        if w / h > width / height:
-            crop = round(h * width / height)
-            image = image[:, :, (w - crop) // 2:(w - crop) // 2 + crop]
-        else:
-            crop = round(w * height / width)
-            image = image[:, (h - crop) // 2:(h - crop) // 2 + crop]
+    crop = centre_crop((w, h), width, height)
+    if crop is not None:
+        x0, y0, crop_w, crop_h = crop
+        image = image[:, y0:y0 + crop_h, x0:x0 + crop_w]
         warnings.warn(f"reference_image: {w}x{h} centre-cropped to the output aspect {width}x{height}", stacklevel=2)
     return _resize(image, width, height)
 
