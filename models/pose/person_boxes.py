@@ -79,9 +79,6 @@ class PersonDetector:
             boxes.append(Box(x - half, y - half, x + half, y + half, score))
         return boxes
 
-    def close(self) -> None:
-        self._graph.close()
-
 
 def find_people(detector: PersonDetector, frame: np.ndarray, tiles: int = TILE_GRID) -> list[Box]:
     """Every person in the frame, best score first: the whole frame plus ``tiles`` x ``tiles`` tiles."""
