@@ -6,8 +6,14 @@ Item (one motion of the split with features): ``features`` [T, 263] normalised b
 has only whole-motion lines; a HumanML3D sub-span line is not cut out here); ``PROJECTIONS_PER_ITEM``
 projections of its joints (``new_joints``, first T rows, aligned with the feature rows) to COCO-17
 keypoints at random camera yaws and elevations (``keypoints2d.project_joints_to_coco``: the same path
-as detections), computed once at load. Items without a feature file (the corpus's 2D-only estimated
-poses) are skipped: they have no 3D target and the denoiser takes no reprojection loss here.
+as detections), computed once at load.
+
+2D-only items (our corpus's ``SPLIT_2d.txt``: poses a detector found in a video, with captions
+derived from them, no 3D target): their OpenPose-18 poses become the same (keypoints, bbox, present)
+triple as a detection (``keypoints2d.coco_from_openpose`` on the canvas aspect ``sources.json``
+records, eyes and ears zeroed by ``keep_training_joints``); :meth:`GenmoData.batch_2d` crops them for
+the reprojection loss (``training.reprojection_loss``). A folder without ``SPLIT_2d.txt`` (e.g. a real
+HumanML3D folder) simply has none.
 
 Crop (:meth:`GenmoData.batch`): a random span of ``MIN_CROP``..``MAX_CROP`` frames (all of a shorter
 motion); with probability ``TWO_PROMPT_P`` two crops of two items are joined (each at least
@@ -26,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -34,8 +40,9 @@ import torch
 from ..core.errors import InputError
 from ..motion.dataset_folder import has_features, read_item, read_joints, read_split, read_texts
 from ..motion.humanml3d import FeatureStats
+from ..motion_text.corpus import SPLITS_2D, read_aspects_2d, read_poses_2d
 from .conditions import GenmoConditions, TextCondition
-from .keypoints2d import project_joints_to_coco
+from .keypoints2d import coco_from_openpose, keep_training_joints, project_joints_to_coco
 from .text_encoders import MINILM_ID, open_text_encoder
 
 FPS = 20.0  # HumanML3D's frame rate
@@ -49,7 +56,7 @@ TEXT_BATCH = 64  # captions per text encoder call
 
 @dataclass
 class Batch:
-    x0: torch.Tensor  # [B, L, D] normalised features, zero in padding
+    x0: torch.Tensor | None  # [B, L, D] normalised features, zero in padding; None for 2D-only items
     conditions: GenmoConditions  # text (K <= 2 prompts), keypoints, frame_mask
 
 
@@ -63,6 +70,9 @@ class GenmoData:
     projections: list[list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]]  # per item: (keypoints, bbox, present)
     stats: FeatureStats
     text_encoder_id: str
+    names_2d: list[str] = field(default_factory=list)  # 2D-only items
+    detections_2d: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
+    caption_ids_2d: list[list[int]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -98,10 +108,27 @@ class GenmoData:
                 break
         if not names:
             raise InputError("split", f"{folder}: split {split!r} has no item with features")
+        names_2d, detections_2d, caption_ids_2d = [], [], []
+        split_2d = SPLITS_2D.get(split)
+        if split_2d and os.path.isfile(os.path.join(folder, split_2d + ".txt")):
+            aspects = read_aspects_2d(folder)
+            for name in read_split(folder, split_2d):
+                poses = read_poses_2d(folder, name).astype(np.float64)
+                canvas = np.tile([aspects[name], 1.0], (len(poses), 1))
+                keypoints, bbox, present = coco_from_openpose(poses, canvas)
+                if len(poses) < MIN_CROP or not present.any():
+                    continue
+                names_2d.append(name)
+                detections_2d.append((keep_training_joints(keypoints), bbox, present))
+                caption_ids_2d.append([captions.setdefault(line.caption, len(captions))
+                                       for line in read_texts(folder, name)])
+                if max_items is not None and len(names_2d) >= max_items:
+                    break
         texts = list(captions)
         encoder_id = getattr(text_encoder, "encoder_id", type(text_encoder).__name__)
         tokens = _caption_tokens(texts, text_encoder, encoder_id, cache_dir)
-        return cls(names, features, caption_ids, texts, tokens, projections, stats, encoder_id)
+        return cls(names, features, caption_ids, texts, tokens, projections, stats, encoder_id, names_2d,
+                   detections_2d, caption_ids_2d)
 
     def batch(self, indices, generator: torch.Generator) -> Batch:
         """Crops of the items ``indices`` (see the module docstring); ``generator`` draws every choice."""
@@ -117,11 +144,32 @@ class GenmoData:
             else:
                 parts = [self._crop(index, MIN_CROP, MAX_CROP, draw)]
             parts_per_row.append(parts)
+        return self._assemble(parts_per_row, self.features)
+
+    def batch_2d(self, indices, generator: torch.Generator) -> Batch:
+        """Crops of the 2D-only items ``indices`` (``MIN_CROP``..``MAX_CROP`` frames, one prompt each, never
+        two clips joined: the reprojection fits one camera per crop); ``x0`` is None."""
+        if not self.names_2d:
+            raise InputError("split", "this data has no 2D-only items")
+        def draw(high: int) -> int:
+            return int(torch.randint(high, (), generator=generator))
+        parts_per_row = []
+        for index in (int(i) for i in indices):
+            total = len(self.detections_2d[index][2])
+            size = min(total, MIN_CROP + draw(MAX_CROP - MIN_CROP + 1))
+            start = draw(total - size + 1)
+            caption = self.caption_ids_2d[index][draw(len(self.caption_ids_2d[index]))]
+            parts_per_row.append([(index, torch.arange(start, start + size), caption, self.detections_2d[index])])
+        return self._assemble(parts_per_row, None)
+
+    def _assemble(self, parts_per_row, features: list[torch.Tensor] | None) -> Batch:
+        """Rows of (item, frames, caption, (keypoints, bbox, present)) parts, padded into one batch; the
+        features of ``features[item]`` (None: no x0)."""
         length = max(sum(len(p[1]) for p in parts) for parts in parts_per_row)
         rows = len(parts_per_row)
-        dim, width = self.feature_dim, self.caption_tokens[0].shape[1]
+        width = self.caption_tokens[0].shape[1]
         words = max(len(self.caption_tokens[p[2]]) for parts in parts_per_row for p in parts)
-        x0 = torch.zeros(rows, length, dim)
+        x0 = torch.zeros(rows, length, self.feature_dim) if features is not None else None
         keypoints, bbox = torch.zeros(rows, length, 17, 3), torch.zeros(rows, length, 3)
         seen, frame_mask = torch.zeros(rows, length, dtype=torch.bool), torch.zeros(rows, length, dtype=torch.bool)
         tokens, token_mask = torch.zeros(rows, 2, words, width), torch.zeros(rows, 2, words, dtype=torch.bool)
@@ -130,7 +178,8 @@ class GenmoData:
             at = 0
             for slot, (item, frames, caption, projection) in enumerate(parts):
                 span = slice(at, at + len(frames))
-                x0[row, span] = self.features[item][frames]
+                if x0 is not None:
+                    x0[row, span] = features[item][frames]
                 keypoints[row, span], bbox[row, span], seen[row, span] = (p[frames] for p in projection)
                 text = self.caption_tokens[caption]
                 tokens[row, slot, :len(text)], token_mask[row, slot, :len(text)] = text, True

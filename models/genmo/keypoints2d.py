@@ -47,7 +47,7 @@ PROJECTION_SIZE = 512  # pixels of the square virtual image training projections
 _COCO_FROM_OPENPOSE = np.array([OPENPOSE_18.index(name) for name in COCO_17])
 # SMPL joints have no eyes or ears; the nose is the head joint (as in project_motion).
 TRAINING_JOINTS = tuple(k for k, name in enumerate(COCO_17) if "eye" not in name and "ear" not in name)
-_SMPL_FOR_COCO = {k: SMPL_22.index("head" if COCO_17[k] == "nose" else COCO_17[k]) for k in TRAINING_JOINTS}
+SMPL_FOR_COCO = {k: SMPL_22.index("head" if COCO_17[k] == "nose" else COCO_17[k]) for k in TRAINING_JOINTS}
 
 # Camera fit: the grid searched, and the focal length that turns a weak-perspective scale into depth.
 FIT_YAW_STEP = 5.0  # degrees, over the full circle
@@ -153,7 +153,7 @@ def keypoint_condition(frames: list[dict], fps: float, num_frames: int, motion_f
     return keypoints[None], bbox[None], mask[None]
 
 
-def _camera_axes(yaw_degrees: np.ndarray, elevation_degrees: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def camera_axes(yaw_degrees: np.ndarray, elevation_degrees: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(right, up, back) [..., 3] of cameras in ``render.camera``'s convention (yaw about +y from the +z
     side, elevation above the target); back points from the target to the camera."""
     yaw, el = np.radians(yaw_degrees), np.radians(elevation_degrees)
@@ -202,16 +202,16 @@ def fit_camera(joints, keypoints, bbox, present, canvas_size: tuple[int, int] = 
     if points3d.shape != (image.shape[0], len(SMPL_22), 3):
         raise InputError("joints", f"expected smpl_22 joints [{image.shape[0]}, 22, 3] for the {image.shape[0]} "
                                    f"keypoint frames, got {list(points3d.shape)}")
-    coco = list(_SMPL_FOR_COCO)
+    coco = list(SMPL_FOR_COCO)
     pairs = weights[:, coco]
     if pairs.sum() < 3:
         raise InputError("keypoints", "fewer than 3 confident joints in the frames with a person: nothing to fit")
-    p = points3d[:, [_SMPL_FOR_COCO[k] for k in coco]][pairs]  # [N, 3]
+    p = points3d[:, [SMPL_FOR_COCO[k] for k in coco]][pairs]  # [N, 3]
     u, v = image[:, coco, 0][pairs], image[:, coco, 1][pairs]
 
     def search(yaws: np.ndarray, elevations: np.ndarray):
         yaw, el = (grid.reshape(-1) for grid in np.meshgrid(yaws, elevations, indexing="ij"))
-        right, up, _ = _camera_axes(yaw, el)
+        right, up, _ = camera_axes(yaw, el)
         scale, ox, oy, residual = _weak_perspective(p @ right.T, -(p @ up.T), u, v)
         residual = np.where(scale > 0, residual, np.inf)
         best = int(np.argmin(residual))
@@ -249,7 +249,7 @@ def to_camera_frame(motion: Motion, fit: dict) -> Motion:
             from None
     if not scale > 0:
         raise InputError("fit", f"scale must be positive, got {scale}")
-    right, up, back = _camera_axes(np.float64(yaw), np.float64(el))
+    right, up, back = camera_axes(np.float64(yaw), np.float64(el))
     points = motion.joints.numpy().astype(np.float64)
     focal = 0.5 / math.tan(math.radians(NOMINAL_FOV_DEGREES) / 2)
     x = points @ right + (ox - cx) / scale

@@ -12,8 +12,23 @@ Per batch item (``data.Batch``: normalised 263-d crops, one or two prompts, proj
 Conditions are dropped through their masks (prompt tokens / keypoint frames off), exactly as the
 sampler's unconditional pass removes them. Loss: mean squared x0 error over real frames
 (``frame_mask``), plus ``JOINT_WEIGHT`` times the same error on the joint-position columns (root
-height and pelvis-relative joints, 3:67), our reprojection-free joint term: GEM's joint losses need
-its SMPL decoder, and the 263 features hold the joint positions directly.
+height and pelvis-relative joints, 3:67): GEM's joint losses need its SMPL decoder, and the 263
+features hold the joint positions directly.
+
+2D-only items (``data.GenmoData.batch_2d``: detected poses, no 3D target), ``reprojection_loss``, added
+with weight ``REPROJECTION_WEIGHT`` on ``batch_2d_size`` crops per step (the paper's sec. 3.2):
+
+- estimation mode (probability ``ESTIMATION_P``): x̂0 = G(noise, T-1, C) with the keypoints given,
+  text kept with probability ``ESTIMATION_TEXT_P``; loss = 2D reprojection error of x̂0;
+- generation mode, estimation-guided (Eq. 6): a pseudo-clean x̂0 from the estimation mode (no
+  gradient), x̂t = q_sample(x̂0, t) at a uniform t, loss = reprojection error of G(x̂t, t, C); C keeps
+  the keypoints (the 2D skeleton is the condition that makes x̂0 meaningful) and drops the text with
+  probability ``TEXT_DROP_P``.
+
+The error is ``reprojection.reprojection_error`` of the decoded joints (``features_to_joints`` of the
+de-normalised prediction) against the keypoints, in box units squared. The paper also regularises
+these predictions with its geometric losses (SMPL vertices, contacts); we have none for 263-d
+features beyond what the 3D items teach.
 """
 
 from __future__ import annotations
@@ -22,11 +37,13 @@ import torch
 
 from ..core.resources import ProgressCallback
 from ..core.training import fit
+from ..motion.humanml3d import features_to_joints
 from .conditions import GenmoConditions, TextCondition
-from .data import GenmoData
+from .data import Batch, GenmoData
 from .denoiser import GenmoConfig, GenmoDenoiser
 from .diffusion import DEFAULT_SCHEDULE
 from .model import GenmoModel
+from .reprojection import reprojection_error
 
 ESTIMATION_P = 0.5
 ESTIMATION_TEXT_P = 0.5
@@ -35,6 +52,7 @@ TEXT_DROP_P = 0.1
 JOINT_WEIGHT = 1.0
 JOINT_COLUMNS = slice(3, 67)  # root height + ric positions of the 263-d layout
 WARMUP_STEPS = 100
+REPROJECTION_WEIGHT = 1.0  # of the 2D-only loss (box units squared) beside the 3D loss (normalised features)
 TRAINED_CONDITIONS = ("text", "keypoints")  # GenmoData has no music: music-motion pairs ship nowhere we can reach
 
 
@@ -78,14 +96,46 @@ def dual_mode_loss(denoiser: GenmoDenoiser, x0: torch.Tensor, conditions: GenmoC
     return loss, {"features": feature_loss.detach(), "joints": joint_loss.detach()}
 
 
+def reprojection_loss(model: GenmoModel, batch: Batch, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+    """The 2D-only loss of one ``batch_2d`` batch (module docstring) and its parts for the log."""
+    denoiser, conditions = model.denoiser, batch.conditions
+    rows, device = conditions.batch, model.feature_mean.device
+    shape = (rows, conditions.length, model.config.motion_dim)
+    def chance(p):
+        return torch.rand(rows, generator=generator) < p
+    estimation = chance(ESTIMATION_P)
+    keep_text = torch.where(estimation, chance(ESTIMATION_TEXT_P), ~chance(TEXT_DROP_P))
+    given = drop_conditions(conditions, keep_text, torch.ones(rows, dtype=torch.bool)).to(device)
+    last = torch.full((rows,), DEFAULT_SCHEDULE.num_steps - 1, device=device)
+    noise = torch.randn(shape, generator=generator).to(device)
+    with torch.no_grad():  # Eq. 6's pseudo-clean motion from the estimation mode
+        pseudo = denoiser(noise, last, given)
+    t = torch.randint(DEFAULT_SCHEDULE.num_steps, (rows,), generator=generator).to(device)
+    renoised = DEFAULT_SCHEDULE.q_sample(pseudo, t, torch.randn(shape, generator=generator).to(device))
+    chosen = estimation.to(device)[:, None, None]
+    predicted = denoiser(torch.where(chosen, noise, renoised), torch.where(estimation.to(device), last, t), given)
+    features = predicted * model.feature_std + model.feature_mean
+    error, fitted = reprojection_error(features_to_joints(features), conditions.keypoints.to(device),
+                                       conditions.keypoints_mask.to(device))
+    loss = (error * fitted).sum() / fitted.sum().clamp_min(1)
+    parts = {"reprojection": loss.detach()}
+    for name, rows_of_mode in (("reprojection_estimation", estimation), ("reprojection_generation", ~estimation)):
+        counted = (fitted & rows_of_mode.to(device))
+        parts[name] = ((error * counted).sum() / counted.sum().clamp_min(1)).detach()
+    return loss, parts
+
+
 def train_genmo(folder: str, steps: int, config: GenmoConfig | None = None, batch_size: int = 16, lr: float = 2e-4,
                 seed: int = 0, progress: ProgressCallback | None = None, data: GenmoData | None = None,
-                cache_dir: str | None = None, log=None, accelerator=None, init: GenmoModel | None = None
+                cache_dir: str | None = None, log=None, accelerator=None, init: GenmoModel | None = None,
+                batch_2d_size: int | None = None, reprojection_weight: float = REPROJECTION_WEIGHT
                 ) -> tuple[GenmoModel, dict]:
     """Train a GENMO denoiser on ``folder``'s train split; returns the model and fit's history
-    (plus ``items`` and ``captions``). ``data``: an already loaded ``GenmoData`` (tests, benchmarks).
-    ``init``: a model to continue training (its config and feature statistics are kept; ``config``
-    is ignored; the optimiser starts afresh)."""
+    (plus ``items``, ``items_2d`` and ``captions``). ``data``: an already loaded ``GenmoData`` (tests,
+    benchmarks). ``init``: a model to continue training (its config and feature statistics are kept;
+    ``config`` is ignored; the optimiser starts afresh). ``batch_2d_size`` (default half of
+    ``batch_size``) 2D-only crops per step join the loss with ``reprojection_weight`` when the split
+    has 2D-only items; 0 for either leaves them out."""
     torch.manual_seed(seed)
     data = data or GenmoData.from_folder(folder, "train", seed=seed, cache_dir=cache_dir)
     if init is not None:
@@ -93,14 +143,23 @@ def train_genmo(folder: str, steps: int, config: GenmoConfig | None = None, batc
     else:
         model = GenmoModel(config or GenmoConfig.small(), data.stats)
     generator = torch.Generator().manual_seed(seed + 1)
+    batch_2d_size = batch_size // 2 if batch_2d_size is None else batch_2d_size
+    use_2d = bool(data.names_2d) and batch_2d_size > 0 and reprojection_weight > 0
 
     def loss_fn(wrapped: GenmoModel, indices: torch.Tensor):
         batch = data.batch(indices, generator)
         device = next(wrapped.parameters()).device
-        return dual_mode_loss(wrapped.denoiser, batch.x0.to(device), batch.conditions, generator)
+        loss, parts = dual_mode_loss(wrapped.denoiser, batch.x0.to(device), batch.conditions, generator)
+        if use_2d:
+            batch_2d = data.batch_2d(torch.randint(len(data.names_2d), (batch_2d_size,), generator=generator),
+                                     generator)
+            loss_2d, parts_2d = reprojection_loss(wrapped, batch_2d, generator)
+            loss, parts = loss + reprojection_weight * loss_2d, {**parts, **parts_2d}
+        return loss, parts
 
     history = fit(model, loss_fn, steps, len(data), batch_size, lr, warmup=min(WARMUP_STEPS, steps // 10),
                   seed=seed, progress=progress, log=log, accelerator=accelerator, name="genmo")
     # what the data let the model learn: conditions it never saw (music here) are embedded untrained
-    history.update(items=len(data), captions=len(data.captions), conditions=list(TRAINED_CONDITIONS))
+    history.update(items=len(data), items_2d=len(data.names_2d) if use_2d else 0, captions=len(data.captions),
+                   conditions=list(TRAINED_CONDITIONS))
     return model, history

@@ -51,7 +51,7 @@ from ..captioning.facts import Fact, mirrored
 from ..captioning.facts2d import find_facts_2d
 from ..captioning.facts3d import find_facts_3d
 from ..captioning.phrasing import humanml3d_lines, stable_seed
-from ..core.errors import InputError
+from ..core.errors import InputError, ModelFileError
 from ..core.resources import DEFAULT_MOCAP, ProgressCallback
 from ..motion import dataset_folder
 from ..motion.humanml3d import FeatureStats, canonicalize, joints_to_features, to_uniform_skeleton
@@ -238,3 +238,14 @@ def read_poses_2d(folder: str, name: str) -> np.ndarray:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"2D poses of {name!r}: file not found: {path!r}")
     return np.load(path, allow_pickle=False)
+
+
+def read_aspects_2d(folder: str) -> dict[str, float]:
+    """Canvas width / height of each 2D-only item (``sources.json``): the poses' x and y are fractions
+    of their canvas, so this is what turns them back into square pixels."""
+    path = os.path.join(folder, SOURCES_FILE)
+    if not os.path.isfile(path):
+        raise ModelFileError(f"sources: file not found: {path!r} (it records the 2D items' canvas aspect)")
+    with open(path, encoding="utf-8") as handle:
+        items = json.load(handle).get("items", {})
+    return {name: float(item["aspect"]) for name, item in items.items() if item.get("kind") == "2d"}
