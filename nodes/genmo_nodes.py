@@ -1,8 +1,10 @@
 """GENMO nodes: load the motion diffusion model, build its conditions (a text timeline, 2D poses, music,
 3D keyframes), sample a MOTION of any length, or estimate a person's 3D motion from a video.
 
-GENMO between nodes is a :class:`LoadedGenmo`: the model (denoiser, feature statistics, config) and the
-text encoder its checkpoint names; the denoiser is handed to ComfyUI's memory manager and loaded right
+GENMO between nodes is a :class:`LoadedGenmo`: the model (denoiser, feature statistics, config), the
+text encoder its checkpoint names and, for NVIDIA's 151-d gem_smpl.ckpt, the SMPL body model its motion is
+decoded with (SMPL_NEUTRAL.npz / .pkl, found in the models/smpl folder: Load GENMO has no input for it, so
+that workflows saved before keep their widgets); the denoiser is handed to ComfyUI's memory manager and loaded right
 before each run. Sampling reports progress once per denoising step and honours Cancel between steps.
 
 The condition nodes check and carry their inputs (GENMO_TIMELINE: the prompt lines; GENMO_POSE_2D,
@@ -29,6 +31,8 @@ from ..models.genmo.pipeline import (
     sample_from_inputs,
     untrained_inputs,
 )
+from ..models.genmo.smpl151 import REPRESENTATION as GEM_SMPL
+from ..models.genmo.smpl151 import SMPL_NAMES, load_smpl_body_model
 from ..models.genmo.text_encoders import open_text_encoder
 from ..models.genmo.timeline import parse_timeline
 from . import bridge
@@ -37,7 +41,8 @@ CATEGORY = "PoseMotion/genmo"
 EMBEDDED_TEXT = "[embedded] all-MiniLM-L6-v2"
 CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")  # ours, and NVIDIA's gem_smpl.ckpt
 ANY_LENGTH = 10**9  # frames / seconds: windows and keyframes are checked against the motion's length when sampling
-MUSIC_FPS = 20.0  # the demo model's (HumanML3D's) frame rate; Sample refuses features at another rate
+MUSIC_FPS = 20.0  # the demo model's (HumanML3D's) frame rate; Sample recomputes them for a model at another rate
+SMPL_FOLDER = "smpl"
 SAMPLING = {
     "steps": ("INT", {"default": 50, "min": 1, "max": 1000, "tooltip": "DDIM denoising steps (GEM uses 50)."}),
     "cfg": ("FLOAT", {"default": 2.5, "min": 0.0, "max": 20.0, "step": 0.1,
@@ -51,10 +56,11 @@ SAMPLING = {
 
 
 class LoadedGenmo:
-    """GENMO_MODEL: ``model`` (a GenmoModel), ``text_encoder`` and ``managed`` (the denoiser for the manager)."""
+    """GENMO_MODEL: ``model`` (a GenmoModel), ``text_encoder``, ``body_model`` (the SMPL model a 151-d model
+    decodes with, or None) and ``managed`` (the denoiser for the manager)."""
 
-    def __init__(self, model, text_encoder, name: str):
-        self.model, self.text_encoder, self.name = model, text_encoder, name
+    def __init__(self, model, text_encoder, name: str, body_model=None):
+        self.model, self.text_encoder, self.name, self.body_model = model, text_encoder, name, body_model
         self.managed = bridge.ManagedModel(model.denoiser, name)
 
     def load(self):
@@ -70,12 +76,28 @@ def _text_encoder_choices() -> list[str]:
     return [EMBEDDED_TEXT] + bridge.list_model_dirs("text_encoders")
 
 
+def _smpl_body_model() -> tuple[object, str | None]:
+    """(the SMPL body model, its file name) from the models/smpl folder (SMPL_NAMES, in that order, at any
+    depth), or (None, None) when it holds none; a file that does not load -> ModelFileError naming it."""
+    files = bridge.list_models(SMPL_FOLDER)
+    for wanted in SMPL_NAMES:
+        for name in files:
+            if name.rsplit("/", 1)[-1] == wanted:
+                path = bridge.resolve_model(SMPL_FOLDER, name, "body_model")
+                try:
+                    return load_smpl_body_model(path), name
+                except ModelFileError as error:
+                    raise ModelFileError(f"body_model: {error}") from error
+    return None, None
+
+
 class PoseMotionLoadGenmo:
     CATEGORY = CATEGORY
     DESCRIPTION = ("Loads a GENMO motion diffusion model: the bundled demo model (HumanML3D 263-d motion, trained here "
                    "on the pack's small motion-text corpus) or a model you trained (models/genmo). NVIDIA's "
-                   "gem_smpl.ckpt loads (with your T5 encoder folder from models/text_encoders), but GENMO Sample "
-                   "refuses it for now: its 151-d SMPL output is not decoded into a MOTION yet.")
+                   "gem_smpl.ckpt (in models/genmo) needs your T5-3B encoder folder (models/text_encoders) and the "
+                   "SMPL body model: put SMPL_NEUTRAL.npz or SMPL_NEUTRAL.pkl in models/smpl; its motion comes out "
+                   "at 30 fps, without keyframes.")
     RETURN_TYPES = ("GENMO_MODEL",)
     RETURN_NAMES = ("genmo",)
     FUNCTION = "load"
@@ -100,9 +122,15 @@ class PoseMotionLoadGenmo:
                                                                                      "text_encoder")
         encoder = open_text_encoder(model.config.text_encoder, folder)
         config = model.config
+        body_model, body_note = None, ""
+        if config.representation == GEM_SMPL:
+            body_model, smpl_name = _smpl_body_model()
+            body_note = (f", body model {smpl_name}" if body_model is not None else
+                         f"; no {' or '.join(SMPL_NAMES)} in models/smpl: Sample and Estimate need it")
         return {"ui": {"text": [f"{os.path.basename(path)}: {config.representation}, {config.width} wide, "
-                                f"{config.layers} layers, text {model.config.text_encoder}"]},
-                "result": (LoadedGenmo(model, encoder, os.path.basename(path)),)}
+                                f"{config.layers} layers, text {model.config.text_encoder}, {model.fps:g} fps"
+                                f"{body_note}"]},
+                "result": (LoadedGenmo(model, encoder, os.path.basename(path), body_model),)}
 
 
 class PoseMotionGenmoTimeline:
@@ -177,7 +205,7 @@ class PoseMotionGenmoMusic:
                 raise
             raise InputError("audio", str(error).removeprefix("music: ")) from error
         return {"ui": {"text": [f"{len(features)} frames of music features at {MUSIC_FPS:g} fps"]},
-                "result": (MusicInput(features, MUSIC_FPS),)}
+                "result": (MusicInput(features, MUSIC_FPS, audio),)}
 
 
 class PoseMotionGenmoKeyframes:
@@ -193,7 +221,8 @@ class PoseMotionGenmoKeyframes:
     def INPUT_TYPES(cls):
         return {"required": {"motion": ("MOTION",),
                              "frames": ("STRING", {"default": "0, 79", "tooltip": "Target frame numbers, comma-"
-                                                                                  "separated (at 20 fps)."})}}
+                                                                                  "separated (at 20 fps, the demo "
+                                                                                  "model's frame rate)."})}}
 
     def build(self, motion, frames):
         parse_frames(frames, ANY_LENGTH)  # syntax now; against the length at sampling
@@ -204,7 +233,8 @@ class PoseMotionGenmoSample:
     CATEGORY = CATEGORY
     DESCRIPTION = ("Samples one MOTION of the requested length from GENMO under any combination of a text timeline, "
                    "2D poses, music and 3D keyframes (none at all gives an unconditioned motion). smpl_22 joints at "
-                   "20 fps, y up, starting at the origin facing +z.")
+                   "the model's frame rate (20 fps for the demo model, 30 for GEM's), y up, starting at the origin "
+                   "(the demo model's facing +z).")
     RETURN_TYPES = ("MOTION", "FLOAT")
     RETURN_NAMES = ("motion", "fps")
     FUNCTION = "sample"
@@ -228,7 +258,7 @@ class PoseMotionGenmoSample:
         motion, _ = sample_from_inputs(
             model, timeline, seconds, poses=pose_2d, music=music, keyframes=keyframes, steps=steps, cfg=cfg,
             seed=seed, window=window, text_encoder=genmo.text_encoder, progress=bridge.Progress(steps, "GENMO"),
-            check_interrupt=bridge.check_interrupt)
+            check_interrupt=bridge.check_interrupt, body_model=genmo.body_model)
         untrained = untrained_inputs(genmo.model, timeline=timeline, poses=pose_2d, music=music)
         note = f"; {', '.join(untrained)}: not in this model's training, ignore the effect" if untrained else ""
         return {"ui": {"text": [f"{motion.num_frames} frames at {motion.fps:g} fps{note}"]},
@@ -259,7 +289,7 @@ class PoseMotionEstimateMotion:
 
     def estimate(self, genmo, frames, fps, seed, window):
         result = estimate_from_video(genmo.load(), frames, fps, progress=bridge.Progress(len(frames), "Detect pose"),
-                                     seed=seed, window=window)
+                                     seed=seed, window=window, body_model=genmo.body_model)
         return {"ui": {"text": [f"{result.motion.num_frames} frames at {result.motion.fps:g} fps"]},
                 "result": (result.motion, result.camera_motion, result.poses)}
 

@@ -7,7 +7,7 @@
 - ``timeline`` / ``keypoints2d`` / ``music`` / ``keyframes``: user inputs -> conditions;
 - ``smpl151``: GEM's 151-d SMPL motion representation (decoded with ``smplx``);
 - ``model`` / ``training`` / ``data``: the demo model on the HumanML3D-layout corpus;
-- ``official``: NVIDIA's ``gem_smpl.ckpt`` key map.
+- ``official`` / ``gem_stats``: NVIDIA's ``gem_smpl.ckpt`` key map, and its feature statistics and fps.
 """
 
 import os

@@ -4,12 +4,17 @@ estimation from 2D keypoints.
 ``GenmoModel`` = a ``GenmoDenoiser`` + the feature statistics it was trained with (buffers
 ``feature_mean`` / ``feature_std``: normalised features in, normalised features out) + the motion fps
 (20, HumanML3D's). Files: our checkpoint format (``core/checkpoint.py``, family ``genmo``; the JSON
-beside it keeps the training record), or NVIDIA's GEM Lightning ``.ckpt`` (``official.py``), whose
-151-d SMPL representation needs a body model to become joints (not decoded here).
+beside it keeps the training record), or NVIDIA's GEM Lightning ``.ckpt`` (``official.py``) with
+GEM's statistics and 30 fps (``gem_stats``), whose 151-d SMPL representation (``smpl151``) becomes
+joints through an SMPL body model the caller gives (``body_model``).
 
-Output motions: ``smpl_22`` joints in metres at 20 fps, in the canonical frame of the generated clip
-(frame 0's pelvis at x = z = 0 facing +z, floor y = 0), gravity-view for estimation; bones are held
-at their median length (``humanml3d.steady_bones``). With keyframes the bones take the keyframes' own
+Output motions: ``smpl_22`` joints in metres at the model's fps (20 for HumanML3D models), in the
+canonical frame of the generated clip (frame 0's pelvis at x = z = 0 facing +z, floor y = 0),
+gravity-view for estimation; bones are held at their median length (``humanml3d.steady_bones``).
+A 151-d model's motion is ``smpl151.decode_151``'s (one body shape, so its bones are constant already;
+frame 0 above x = z = 0, floor at the lowest joint; facing as generated), without keyframes (they
+would have to be inpainted in GEM's representation, which ``keyframes`` does not produce). With
+keyframes the bones take the keyframes' own
 lengths and every frame is turned and shifted so that the motion passes exactly through the keyframe
 poses (yaw and pelvis offsets measured at the keyframes, interpolated linearly between them, constant
 outside them; ``_through_keyframes``).
@@ -34,7 +39,10 @@ from ..render.camera import facing_yaw_degrees
 from .conditions import MUSIC_DIM, GenmoConditions
 from .denoiser import GenmoConfig, GenmoDenoiser
 from .diffusion import ddim_sample, estimate
+from .gem_stats import GEM_FPS, STATS_NAME, gem_feature_stats
 from .official import load_gem_denoiser
+from .smpl151 import REPRESENTATION as GEM_SMPL
+from .smpl151 import SMPL_NAMES, decode_151
 from .text_encoders import open_text_encoder
 from .timeline import Prompt, encode_timeline
 
@@ -91,11 +99,15 @@ def save_genmo(model: GenmoModel, path: str, record: dict | None = None) -> tupl
 
 def load_genmo(path: str, gem_config: GenmoConfig | None = None) -> GenmoModel:
     """Our checkpoint (eval mode, CPU), or NVIDIA's GEM Lightning ``.ckpt`` routed through
-    ``official.load_gem_denoiser`` (``gem_config``: its sizes, default ``GenmoConfig.gem()``; its
-    statistics stay identity: GEM normalises inside its own decoder)."""
+    ``official.load_gem_denoiser`` (``gem_config``: its sizes, default ``GenmoConfig.gem()``) and given
+    GEM's feature statistics and frame rate (``gem_stats``: its EnDecoder is not in the file)."""
     path = str(path)
     if path.endswith(".ckpt"):
-        return GenmoModel(denoiser=load_gem_denoiser(path, gem_config), record={"source": path}).eval()
+        denoiser = load_gem_denoiser(path, gem_config)
+        if denoiser.config.representation != GEM_SMPL:  # a custom gem_config for another representation
+            return GenmoModel(denoiser=denoiser, record={"source": path}).eval()
+        record = {"source": path, "statistics": f"GEM {STATS_NAME}, clip_std (gem_stats.py)", "fps": GEM_FPS}
+        return GenmoModel(denoiser=denoiser, stats=gem_feature_stats(), fps=GEM_FPS, record=record).eval()
     loaded = checkpoint.load_checkpoint(path, FAMILY)
     model = loaded.model
     model.fps = float(loaded.header.get("fps", FPS))
@@ -117,10 +129,24 @@ def frames_for_seconds(seconds, fps: float, max_seconds: float = MAX_SECONDS) ->
     return max(1, round(seconds * fps))
 
 
-def _check_decodable(model: GenmoModel) -> None:
-    if model.config.representation != HUMANML3D:
-        raise InputError("model", f"this model predicts {model.config.representation!r} motion; only "
-                                  f"{HUMANML3D!r} models decode to joints here")
+def check_decodable(model: GenmoModel, body_model=None, keyframes=None) -> None:
+    """InputError unless ``model``'s motion can become joints here with these inputs: HumanML3D models
+    always; GEM's 151-d models with an SMPL ``body_model`` and without ``keyframes``."""
+    representation = model.config.representation
+    if representation == HUMANML3D:
+        return
+    if representation != GEM_SMPL:
+        raise InputError("model", f"this model predicts {representation!r} motion; only {HUMANML3D!r} and "
+                                  f"{GEM_SMPL!r} models decode to joints here")
+    if body_model is None:
+        raise InputError("body_model", f"this model predicts GEM's 151-d SMPL parameters, which become joints "
+                                       f"through an SMPL body model: load {' or '.join(SMPL_NAMES)} with "
+                                       f"smpl151.load_smpl_body_model (in ComfyUI: put the file in the models/smpl "
+                                       f"folder)")
+    if keyframes is not None:
+        raise InputError("keyframes", "keyframes are inpainted in the model's own feature space, and keyframes are "
+                                      "built as HumanML3D 263-d features; this model predicts GEM's 151-d SMPL "
+                                      "parameters: sample without keyframes")
 
 
 def _keypoint_fields(keypoints, length: int) -> dict:
@@ -182,8 +208,12 @@ def _through_keyframes(joints: torch.Tensor, keyframes) -> torch.Tensor:
     return yaw_rotate(joints - pelvis, turn[:, None]) + pelvis + shift.to(joints.dtype)[:, None]
 
 
-def _to_motion(model: GenmoModel, x0: torch.Tensor, keyframes=None) -> Motion:
+def _to_motion(model: GenmoModel, x0: torch.Tensor, keyframes=None, body_model=None) -> Motion:
     features = model.stats.denormalize(x0[0].detach().cpu().float())
+    if model.config.representation == GEM_SMPL:
+        if not torch.isfinite(features).all():
+            raise ModelFileError("the GENMO model produced non-finite motion: its weights are damaged")
+        return decode_151(features, body_model, model.fps)  # one body shape: constant bones, no steady_bones
     joints = features_to_joints(features)
     if not torch.isfinite(joints).all():
         raise ModelFileError("the GENMO model produced non-finite motion: its weights are damaged")
@@ -201,11 +231,12 @@ def _to_motion(model: GenmoModel, x0: torch.Tensor, keyframes=None) -> Motion:
 def generate_motion(model: GenmoModel, prompts: list[Prompt], seconds: float, keypoints=None, music=None,
                     keyframes=None, steps: int = 50, cfg: float = 2.5, seed: int = 0, window: int | None = None,
                     text_encoder=None, progress: ProgressCallback | None = None, check_interrupt=None,
-                    max_seconds: float = MAX_SECONDS) -> Motion:
+                    max_seconds: float = MAX_SECONDS, body_model=None) -> Motion:
     """A motion of ``seconds`` following the text timeline ``prompts`` (may be empty), optionally
     guided by 2D ``keypoints`` (``keypoint_condition``'s triple), ``music`` ((features [L, 35], mask
-    [L])) and ``keyframes`` (inpainted). Deterministic for a ``seed``."""
-    _check_decodable(model)
+    [L])) and ``keyframes`` (inpainted). Deterministic for a ``seed``. ``body_model``: the SMPL model
+    (``smpl151.load_smpl_body_model``) a 151-d GEM model's motion is decoded with."""
+    check_decodable(model, body_model, keyframes)
     length = frames_for_seconds(seconds, model.fps, max_seconds)
     text = None
     if prompts:
@@ -217,16 +248,16 @@ def generate_motion(model: GenmoModel, prompts: list[Prompt], seconds: float, ke
     x0 = ddim_sample(model.denoiser, conditions, (1, length, model.config.motion_dim), steps=steps, cfg=cfg,
                      generator=generator, window=window, keyframes=keyframes, progress=progress,
                      check_interrupt=check_interrupt)
-    return _to_motion(model, x0, keyframes)
+    return _to_motion(model, x0, keyframes, body_model)
 
 
 def estimate_motion(model: GenmoModel, keypoints, seed: int = 0, window: int | None = None,
                     mode: str = "estimation", steps: int = 50, cfg: float = 2.5, progress=None,
-                    check_interrupt=None) -> Motion:
+                    check_interrupt=None, body_model=None) -> Motion:
     """The 3D motion (gravity-view) seen in 2D ``keypoints`` (``keypoint_condition``'s triple):
     ``mode`` "estimation" = one denoiser pass from noise (GEM's regression mode); "generation" =
-    DDIM sampling guided by the keypoints (``steps``, ``cfg``)."""
-    _check_decodable(model)
+    DDIM sampling guided by the keypoints (``steps``, ``cfg``). ``body_model``: as for ``generate_motion``."""
+    check_decodable(model, body_model)
     if mode not in ESTIMATION_MODES:
         raise InputError("mode", f"expected one of {ESTIMATION_MODES}, got {mode!r}")
     if not isinstance(keypoints, (tuple, list)) or len(keypoints) != 3:
@@ -242,4 +273,4 @@ def estimate_motion(model: GenmoModel, keypoints, seed: int = 0, window: int | N
     else:
         x0 = ddim_sample(model.denoiser, conditions, shape, steps=steps, cfg=cfg, generator=generator, window=window,
                          progress=progress, check_interrupt=check_interrupt)
-    return _to_motion(model, x0)
+    return _to_motion(model, x0, body_model=body_model)

@@ -1,7 +1,8 @@
 """What the GENMO nodes, the CLI and the demo call: user-level inputs -> conditions -> a MOTION.
 
 - ``PoseInput`` (POSE_KEYPOINT frames at their own fps, which person), ``MusicInput`` (music features
-  per frame at the model's fps, from ``music.audio_to_music``) and ``KeyframeInput`` (a MOTION and the
+  per frame at some fps, from ``music.audio_to_music``, with the audio when it is known, so that a model
+  at another fps gets them anew) and ``KeyframeInput`` (a MOTION and the
   target frame numbers) carry what a user gives before the length is known;
 - :func:`sample_from_inputs` parses the timeline against the length, fits every input to it and
   samples (``model.generate_motion``);
@@ -28,8 +29,8 @@ from ..core.resources import ProgressCallback
 from ..pose.detection import DetectionSettings, detect_poses
 from .keyframes import make_keyframes, parse_frames
 from .keypoints2d import fit_camera, keypoint_condition, to_camera_frame
-from .model import GenmoModel, estimate_motion, frames_for_seconds, generate_motion
-from .music import fit_to_frames
+from .model import GenmoModel, check_decodable, estimate_motion, frames_for_seconds, generate_motion
+from .music import audio_to_music, fit_to_frames
 from .timeline import Prompt, parse_timeline
 
 
@@ -44,6 +45,7 @@ class PoseInput:
 class MusicInput:
     features: torch.Tensor  # [N, 35] at ``fps``
     fps: float
+    audio: dict | None = None  # the AUDIO they came from: features at another model's fps are computed anew
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ VIDEO_DETECTION = DetectionSettings(video=True, hands=False, face=False, mask="n
 
 
 def _fit_music(music: MusicInput, length: int, fps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    if not math.isclose(music.fps, fps, rel_tol=1e-6) and music.audio is not None:
+        music = MusicInput(audio_to_music(music.audio, fps=fps, num_frames=None)[0], fps, music.audio)
     if not math.isclose(music.fps, fps, rel_tol=1e-6):
         raise InputError("music", f"features are at {music.fps:g} fps but the model runs at {fps:g} fps: compute them "
                                   f"at the model's frame rate")
@@ -84,10 +88,12 @@ def untrained_inputs(model: GenmoModel, **given) -> list[str]:
 
 
 def sample_from_inputs(model: GenmoModel, timeline, seconds: float, poses: PoseInput | None = None,
-                       music: MusicInput | None = None, keyframes: KeyframeInput | None = None,
+                       music: MusicInput | None = None, keyframes: KeyframeInput | None = None, body_model=None,
                        **sampling) -> tuple[Motion, list[Prompt]]:
     """One motion of ``seconds`` under any subset of the inputs; ``sampling`` goes to ``generate_motion``
-    (steps, cfg, seed, window, text_encoder, progress, check_interrupt). Returns it with the parsed prompts."""
+    (steps, cfg, seed, window, text_encoder, progress, check_interrupt). ``body_model``: the SMPL model a
+    151-d GEM model needs (``smpl151.load_smpl_body_model``). Returns the motion with the parsed prompts."""
+    check_decodable(model, body_model, keyframes)  # before any input is fitted to the model
     for name in untrained_inputs(model, music=music, poses=poses, timeline=timeline or None):
         warnings.warn(f"{name}: this model was trained without it (its record lists {model.record['conditions']}); "
                       f"it changes the motion in ways the model never learned", stacklevel=2)
@@ -101,13 +107,14 @@ def sample_from_inputs(model: GenmoModel, timeline, seconds: float, poses: PoseI
     if keyframes is not None:
         frames = make_keyframes(keyframes.motion, parse_frames(keyframes.frames, length), length, model.stats)
     motion = generate_motion(model, prompts, length / model.fps, keypoints=keypoints, music=music_fields,
-                             keyframes=frames, **sampling)
+                             keyframes=frames, body_model=body_model, **sampling)
     return motion, prompts
 
 
 def estimate_from_poses(model: GenmoModel, frames: list, fps: float, person: int = 0, **options) -> Estimate:
     """The 3D motion of person ``person`` in POSE_KEYPOINT ``frames`` at ``fps``; ``options`` go to
-    ``estimate_motion`` (seed, window, mode, ...)."""
+    ``estimate_motion`` (seed, window, mode, body_model for a 151-d GEM model, ...)."""
+    check_decodable(model, options.get("body_model"))
     if not isinstance(frames, list) or not frames:
         raise InputError("pose_keypoint", "expected a non-empty list of POSE_KEYPOINT frames")
     fps = positive_number(fps, "fps", "a positive frame rate")
@@ -122,6 +129,7 @@ def estimate_from_video(model: GenmoModel, frames, fps: float, progress: Progres
                         **options) -> Estimate:
     """Detect the person in video ``frames`` (IMAGE or uint8 [T, H, W, 3]) at ``fps``, then
     :func:`estimate_from_poses`; ``progress`` follows the detection, frame by frame."""
+    check_decodable(model, options.get("body_model"))  # before the detection, which takes a while
     detection = detect_poses(frames, VIDEO_DETECTION, fps=fps, progress=progress)
     return estimate_from_poses(model, detection.pose_keypoint, fps, **options)
 

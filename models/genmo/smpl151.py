@@ -21,6 +21,11 @@ rollout imply ``R_gv^T @ v``; we follow the rollout, which is what its training 
 ``decode_151`` runs the SMPL body model (``smplx``) with the gravity-view orientation, one body
 shape for the whole motion (the mean of the per-frame betas, so bone lengths stay constant), then
 puts the floor at the lowest joint height of the motion and the first frame's pelvis above x = z = 0.
+
+GEM's own body model is the neutral SMPL-X ("supermotion", 10 betas; gem/utils/smplx_utils.py). Its
+21 body joints are SMPL's joints 1..21 with the same parents, so an SMPL model poses the body as GEM
+meant; the betas, however, index SMPL-X's shape space, so with SMPL the proportions are approximate.
+The gravity-view frame is y up (GEM's get_R_c2gv; its rollout applies no further turn, "ay->ay").
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from ..core.errors import InputError, ModelFileError, positive_number
 from ..core.motion import Motion
 from ..motion.rotations import cont6d_to_matrix, matrix_to_cont6d
 
+REPRESENTATION = "gem_smpl_151"  # GenmoConfig.representation of a model predicting these features
 FEATURE_DIM = 151
 BODY_JOINTS = 21  # SMPL joints 1..21; the two hand joints (22, 23) of SMPL are not represented
 NUM_BETAS = 10

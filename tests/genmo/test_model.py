@@ -162,7 +162,7 @@ def test_bad_lengths_name_seconds(trained, seconds):
         generate_motion(trained[0], [], seconds, steps=2)
 
 
-def test_a_gem_lightning_checkpoint_loads_as_a_model_that_does_not_decode_here(tmp_path):
+def test_a_gem_lightning_checkpoint_loads_as_a_model_that_needs_a_body_model(tmp_path):
     config = GenmoConfig(motion_dim=151, width=32, layers=1, heads=2, text_dim=24, window=8, pred_cam_dim=3,
                          static_conf_dim=6, representation="gem_smpl_151", text_encoder="t5-3b")
     torch.manual_seed(0)
@@ -173,8 +173,10 @@ def test_a_gem_lightning_checkpoint_loads_as_a_model_that_does_not_decode_here(t
     assert isinstance(model, GenmoModel) and model.config == config and not model.training
     for name, value in source.state_dict().items():
         assert torch.equal(model.denoiser.state_dict()[name], value), name
-    with pytest.raises(InputError, match="model"):
+    assert model.fps == 30.0  # GEM's statistics and fps: tests/genmo/test_gem_sampling.py
+    with pytest.raises(InputError) as error:
         generate_motion(model, [], 1.0, steps=2)
+    assert error.value.input_name == "body_model"
 
 
 def test_inputs_the_training_never_showed_are_named(trained):

@@ -7,21 +7,13 @@ import torch
 import torch.nn.functional as F
 from posemotion.models.core.errors import ModelFileError
 from posemotion.models.genmo.conditions import GenmoConditions, TextCondition
-from posemotion.models.genmo.denoiser import GenmoConfig, GenmoDenoiser
 from posemotion.models.genmo.official import load_gem_denoiser, load_gem_state
 from support.gem_layout import absent_modality_weights, save_gem_checkpoint
-
-TINY_GEM = GenmoConfig(motion_dim=151, width=32, layers=2, heads=2, text_dim=24, window=8, pred_cam_dim=3,
-                       static_conf_dim=6, representation="gem_smpl_151", text_encoder="t5-3b")
+from support.gem_tiny import TINY_GEM, tiny_gem_denoiser
 
 
 def _source():
-    torch.manual_seed(0)
-    model = GenmoDenoiser(TINY_GEM)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.05)  # non-zero gates: every weight matters
-    return model.eval()
+    return tiny_gem_denoiser(TINY_GEM, seed=0)
 
 
 def _inputs(length=20):
