@@ -18,6 +18,9 @@ def _model_options(parser) -> None:
                              "demo model)")
     parser.add_argument("--text-encoder", default=None,
                         help="T5 encoder folder for GEM's weights (default: the embedded MiniLM the demo model uses)")
+    parser.add_argument("--smpl", default=None,
+                        help="SMPL body model file (SMPL_NEUTRAL.npz or .pkl) that GEM's 151-d output is decoded with; "
+                             "needed with gem_smpl.ckpt, unused by the demo model")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default: 0)")
     parser.add_argument("--window", type=int, default=None,
                         help="attention window in frames, 0 = full (default: the model's, 120)")
@@ -58,7 +61,8 @@ def add_commands(commands) -> None:
         "genmo-train", help="train the demo GENMO model (text/2D-conditioned motion diffusion) on a corpus",
         description="Train a GENMO denoiser (GEM's design, small config) on a HumanML3D-layout folder's train split "
                     "with the dual-mode objective (estimation from projected 2D keypoints + text/2D-conditioned "
-                    "generation) and save it as a .safetensors checkpoint with its .json beside.")
+                    "generation; the corpus's 2D-only clips through the 2D reprojection loss) and save it as a "
+                    ".safetensors checkpoint with its .json beside.")
     train.add_argument("--corpus", default=DEFAULT_CORPUS, help=f"HumanML3D-layout folder (default: {DEFAULT_CORPUS})")
     train.add_argument("--steps", type=int, default=2000, help="optimiser steps (default: 2000)")
     train.add_argument("--batch-size", type=int, default=16, help="crops per step (default: 16)")
@@ -69,6 +73,11 @@ def add_commands(commands) -> None:
     train.add_argument("--init", default=None,
                        help="a GENMO checkpoint to continue training (its sizes and statistics are kept; the optimiser "
                             "starts afresh)")
+    train.add_argument("--batch-2d", type=int, default=None,
+                       help="2D-only crops per step for the reprojection loss (default: half of --batch-size; "
+                            "0 = none)")
+    train.add_argument("--reprojection-weight", type=float, default=1.0,
+                       help="weight of the 2D-only reprojection loss (default: 1.0)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: 0 = torch's default)")
     train.add_argument("--cache", default=DEFAULT_CACHE,

@@ -16,7 +16,7 @@ from ..models.core.errors import InputError
 from ..models.core.resources import console_progress
 from ..models.core.training import is_main_process
 from ..models.genmo.denoiser import GenmoConfig
-from ..models.genmo.model import load_genmo, save_genmo
+from ..models.genmo.model import check_decodable, load_genmo, save_genmo
 from ..models.genmo.music import music_features
 from ..models.genmo.pipeline import (
     KeyframeInput,
@@ -25,6 +25,7 @@ from ..models.genmo.pipeline import (
     sample_from_inputs,
     timeline_verdicts,
 )
+from ..models.genmo.smpl151 import load_smpl_body_model
 from ..models.genmo.text_encoders import open_text_encoder
 from ..models.genmo.training import train_genmo
 from ..models.media.video import read_video, write_video
@@ -44,6 +45,7 @@ def run_train(args) -> int:
     init = load_genmo(args.init) if args.init else None
     model, history = train_genmo(args.corpus, args.steps, config=config, batch_size=args.batch_size, lr=args.lr,
                                  seed=args.seed, cache_dir=args.cache or None, init=init,
+                                 batch_2d_size=args.batch_2d, reprojection_weight=args.reprojection_weight,
                                  progress=console_progress("train GENMO"),
                                  log=lambda line: print(line, file=sys.stderr))
     if not is_main_process():
@@ -54,7 +56,8 @@ def run_train(args) -> int:
           f"final loss {history['history'][-1]['loss']:.3f}")
     record = {"seconds": round(seconds, 1), "device": history["device"], "steps": args.steps,
               "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "corpus": args.corpus,
-              "items": history["items"], "captions": history["captions"], "history": history["history"],
+              "items": history["items"], "items_2d": history["items_2d"], "captions": history["captions"],
+              "history": history["history"],
               "conditions": history["conditions"],
               "captions_note": DERIVED_NOTE.format(corpus=args.corpus),
               "command": "python -m posemotion " + " ".join(sys.argv[1:]),
@@ -67,10 +70,13 @@ def run_train(args) -> int:
 
 # ----------------------------------------------------------------------------- genmo and genmo-estimate
 
-def open_model(path: str, text_encoder: str | None = None):
-    """The GENMO model at ``path`` and the text encoder it was trained with."""
+def open_model(path: str, text_encoder: str | None = None, smpl: str | None = None):
+    """The GENMO model at ``path``, the text encoder it was trained with and the SMPL body model a
+    151-d GEM model decodes through (``smpl``: its file; None for none)."""
     model = load_genmo(path)
-    return model, open_text_encoder(model.config.text_encoder, text_encoder)
+    body_model = load_smpl_body_model(smpl) if smpl else None
+    check_decodable(model, body_model)
+    return model, open_text_encoder(model.config.text_encoder, text_encoder), body_model
 
 
 def read_music(path: str, fps: float) -> MusicInput:
@@ -85,12 +91,14 @@ def read_music(path: str, fps: float) -> MusicInput:
 
 
 def sample_to_files(model, text_encoder, timeline: list[str], seconds: float, out_dir: str, music=None,
-                    keyframes=None, steps: int = 50, cfg: float = 2.5, seed: int = 0, window=None) -> dict:
+                    keyframes=None, steps: int = 50, cfg: float = 2.5, seed: int = 0, window=None,
+                    body_model=None) -> dict:
     """Timeline (+ music, keyframes) -> motion -> files, with the checker's verdict on each prompt's window;
     backs ``genmo`` and the demo's timeline step."""
     started = time.perf_counter()
     motion, prompts = sample_from_inputs(model, timeline, seconds, music=music, keyframes=keyframes, steps=steps,
                                          cfg=cfg, seed=seed, window=window, text_encoder=text_encoder,
+                                         body_model=body_model,
                                          progress=console_progress("GENMO denoising"))
     elapsed = time.perf_counter() - started
     paths = write_motion_files(motion, out_dir)
@@ -99,11 +107,11 @@ def sample_to_files(model, text_encoder, timeline: list[str], seconds: float, ou
 
 
 def _sample(args) -> int:
-    model, text_encoder = open_model(args.model, args.text_encoder)
+    model, text_encoder, body_model = open_model(args.model, args.text_encoder, args.smpl)
     music = read_music(args.music, model.fps) if args.music else None
     keyframes = KeyframeInput(read_motion(args.keyframes), args.keyframe_frames) if args.keyframes else None
     result = sample_to_files(model, text_encoder, args.text, args.seconds, args.out, music, keyframes, args.steps,
-                             args.cfg, args.seed, args.window)
+                             args.cfg, args.seed, args.window, body_model)
     motion = result["motion"]
     print(f"sampled {motion.num_frames} frames ({motion.num_frames / motion.fps:.1f} s at {motion.fps:g} fps) in "
           f"{result['seconds']:.1f} s ({args.steps} steps)")
@@ -120,10 +128,10 @@ def _sample(args) -> int:
 
 
 def _estimate(args) -> int:
-    model, _ = open_model(args.model, args.text_encoder)
+    model, _, body_model = open_model(args.model, args.text_encoder, args.smpl)
     frames, fps = read_video(args.video, max_frames=args.max_frames, max_side=640)
     estimate = estimate_from_video(model, frames, fps, progress=console_progress("detecting poses"), seed=args.seed,
-                                   window=args.window)
+                                   window=args.window, body_model=body_model)
     paths = write_motion_files(estimate.motion, args.out)
     camera_paths = write_motion_files(estimate.camera_motion, args.out, stem="motion_camera")
     side = os.path.join(args.out, "motion_side.mp4")

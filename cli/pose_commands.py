@@ -60,7 +60,7 @@ def _text_to_motion_step(out) -> None:
 
 def _timeline_step(out) -> None:
     """The demo's GENMO step: a two-prompt timeline -> 6 s of 3D motion -> BVH, npz and a skeleton video."""
-    model, text_encoder = open_model(DEMO_MODEL)
+    model, text_encoder, _ = open_model(DEMO_MODEL)
     result = sample_to_files(model, text_encoder, list(DEMO_TIMELINE), DEMO_TIMELINE_SECONDS,
                              str(Path(out) / "timeline"))
     motion = result["motion"]

@@ -1,14 +1,18 @@
-"""``genmo-train`` end to end on a tiny HumanML3D-layout folder of real mocap windows (``support.llm_tiny_parts``)."""
+"""``genmo-train`` end to end on a tiny HumanML3D-layout folder of real mocap windows (``support.llm_tiny_parts``),
+and ``genmo`` with a tiny checkpoint in GEM's layout and a synthetic SMPL file (``support.gem_tiny``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from contextlib import redirect_stderr, redirect_stdout
 from io import StringIO
 
 import pytest
 from posemotion.cli.main import main
+from posemotion.models.genmo.denoiser import GenmoConfig
 from posemotion.models.genmo.model import load_genmo
+from support.gem_tiny import TINY_GEM, save_synthetic_smpl, save_tiny_gem
 from support.llm_tiny_parts import write_tiny_corpus
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -38,3 +42,28 @@ def test_genmo_train_writes_a_loadable_checkpoint_with_its_record(tmp_path):
 def test_genmo_train_refuses_another_file_type(tmp_path):
     code, _, err = run(["genmo-train", "--corpus", str(tmp_path), "--steps", "1", "--out", str(tmp_path / "m.pt")])
     assert code == 2 and "out:" in err
+
+
+@pytest.fixture()
+def tiny_gem(tmp_path, monkeypatch):
+    """A GEM-layout checkpoint and the synthetic SMPL file; GEM's real sizes swapped for a tiny MiniLM config
+    (as in tests/nodes/test_genmo_gem_nodes.py)."""
+    node_gem = dataclasses.replace(TINY_GEM, text_dim=384, text_encoder="minilm-l6")
+    monkeypatch.setattr(GenmoConfig, "gem", classmethod(lambda cls: node_gem))
+    return save_tiny_gem(tmp_path / "gem_smpl.ckpt", node_gem), save_synthetic_smpl(tmp_path / "smpl")
+
+
+def test_genmo_samples_gem_weights_through_the_smpl_file(tiny_gem, tmp_path):
+    checkpoint, smpl = tiny_gem
+    out_dir = tmp_path / "out"
+    code, out, err = run(["genmo", "--model", str(checkpoint), "--smpl", str(smpl), "--text", "0-1:a person waves",
+                          "--seconds", "1", "--steps", "2", "--window", "8", "--out", str(out_dir)])
+    assert code == 0, err
+    assert "sampled 30 frames (1.0 s at 30 fps)" in out and (out_dir / "motion.bvh").is_file()
+
+
+def test_genmo_without_the_smpl_file_names_it_before_sampling(tiny_gem, tmp_path):
+    checkpoint, _ = tiny_gem
+    code, out, err = run(["genmo", "--model", str(checkpoint), "--text", "a person waves", "--seconds", "1",
+                          "--out", str(tmp_path / "out")])
+    assert code == 2 and "body_model:" in err and "SMPL_NEUTRAL" in err and "sampled" not in out
