@@ -27,6 +27,13 @@ its clips with a seeded ``numpy`` generator; the printed header states clips, se
   (13 training joints, box-normalised x, y), its root-relative 3D pose turned by the yaw difference
   of the two cameras (the baseline is given the true camera yaw; its 2D error is fitted with the true
   pelvis path added: both favour it).
+- :func:`detected`: real videos no model saw (Pose2Sim's single- and multi-person demos, 4 cameras
+  each, 100 frames at 60 fps: shorter than the corpus's 2 s windows, so never in it), detected as the
+  GENMO nodes detect (``pipeline.VIDEO_DETECTION``, first person), estimated in one pass
+  (``estimate_from_poses``). No 3D truth: the table gives the 2D error of the estimate against the
+  detections, in % of the person-box side, two ways: ``fit_camera``'s static camera (as the
+  estimation table), and ``reprojection.reprojection_error`` (one viewing direction, a scale and offset
+  per frame: the training loss of 2D-only items).
 - :func:`timeline`: prompts drawn from test captions (the corpus's captions are DERIVED FROM THE
   MOTION by rules, not written by people); ``count`` timelines of two prompts of ``PROMPT_SECONDS``
   each; per window the rule checker's score (``timeline_verdicts`` / ``check_motion_against_text``)
@@ -46,17 +53,21 @@ import numpy as np
 import torch
 from posemotion.models.core.layouts import SMPL_22
 from posemotion.models.core.motion import Motion
+from posemotion.models.core.resources import package_file
 from posemotion.models.genmo import DEFAULT_CORPUS
 from posemotion.models.genmo.keyframes import make_keyframes
-from posemotion.models.genmo.keypoints2d import TRAINING_JOINTS, fit_camera, project_joints_to_coco
+from posemotion.models.genmo.keypoints2d import TRAINING_JOINTS, fit_camera, keypoint_condition, project_joints_to_coco
 from posemotion.models.genmo.model import GenmoModel, estimate_motion, generate_motion
-from posemotion.models.genmo.pipeline import timeline_verdicts
+from posemotion.models.genmo.pipeline import VIDEO_DETECTION, estimate_from_poses, timeline_verdicts
+from posemotion.models.genmo.reprojection import reprojection_error
 from posemotion.models.genmo.text_encoders import open_text_encoder
 from posemotion.models.genmo.timeline import Prompt
+from posemotion.models.media.video import read_video
 from posemotion.models.motion.humanml3d import features_to_joints, joints_to_features
 from posemotion.models.motion_text.eval_metrics import R_PRECISION_POOL, r_precision
 from posemotion.models.motion_text.evaluator import embed_motions, embed_texts, load_evaluator
 from posemotion.models.motion_text.evaluator_data import PairedSplit, load_split
+from posemotion.models.pose.detection import detect_poses
 
 EVALUATOR = os.path.join("data", "motion_text", "evaluator.safetensors")
 CLIP_FRAMES = (80, 121)  # 4-6 s at 20 fps (feature rows), as load_split's min/max frames
@@ -277,6 +288,38 @@ def estimation(model: GenmoModel, corpus: str = DEFAULT_CORPUS, limit: int = 12,
     return results
 
 
+# ----------------------------------------------------------------------------- 2b. estimation on detected video
+
+DETECTED_VIDEOS = {f"{kind}/cam0{k}": ("Pose2Sim", f"Demo_{folder}Person", "videos", f"cam0{k}.mp4")
+                   for kind, folder in (("single", "Single"), ("multi", "Multi")) for k in range(1, 5)}
+DETECTED_MAX_SIDE = 640  # pixels, as the corpus and the detect command read videos
+
+
+def detected(model: GenmoModel, corpus: str = DEFAULT_CORPUS, seed: int = 0) -> dict:
+    """{video: {"static": %, "per_frame": %}} 2D error of the one-pass estimate on each real video
+    (module doc), printed as a table; ``corpus`` is unused (the videos are outside it)."""
+    started = time.perf_counter()
+    results = {}
+    for name, parts in DETECTED_VIDEOS.items():
+        frames, fps = read_video(package_file(*parts), max_side=DETECTED_MAX_SIDE)
+        poses = detect_poses(frames, VIDEO_DETECTION, fps=fps).pose_keypoint
+        estimate = estimate_from_poses(model, poses, fps, seed=seed)
+        keypoints, bbox, present = keypoint_condition(poses, fps, estimate.motion.num_frames, model.fps)
+        side = float(bbox[present][:, 2].mean())
+        error, _ = reprojection_error(estimate.motion.joints[None], keypoints, present)
+        results[name] = {"static": 100.0 * estimate.camera["error"] / side, "per_frame": 50.0 * math.sqrt(float(error))}
+    print(f"\nGENMO estimation on detected video: Pose2Sim demos (never in the corpus), {len(results)} clips of "
+          f"1.67 s, first person, one pass, noise seed {seed} ({time.perf_counter() - started:.0f} s). 2D error "
+          f"against the detections, % of the person-box side: static = fit_camera's one camera; per frame = "
+          f"one viewing direction, scale and offset per frame (the 2D-only training loss)")
+    print(f"{'video':<14} {'static':>7} {'per frame':>9}")
+    for name, row in results.items():
+        print(f"{name:<14} {row['static']:7.2f} {row['per_frame']:9.2f}")
+    print(f"{'mean':<14} {np.mean([r['static'] for r in results.values()]):7.2f} "
+          f"{np.mean([r['per_frame'] for r in results.values()]):9.2f}")
+    return results
+
+
 # ----------------------------------------------------------------------------- 3. timeline
 
 def _window_features(joints: torch.Tensor) -> np.ndarray:
@@ -341,4 +384,4 @@ def timeline(model: GenmoModel, corpus: str = DEFAULT_CORPUS, count: int = 16, s
     return results
 
 
-SECTIONS = {"keyframes": keyframes, "estimation": estimation, "timeline": timeline}
+SECTIONS = {"keyframes": keyframes, "estimation": estimation, "detected": detected, "timeline": timeline}
