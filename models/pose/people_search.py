@@ -271,9 +271,32 @@ def _everyone(rgb: np.ndarray, settings: DetectionSettings, progress) -> list[di
     if settings.video:  # a "person" seen for a moment is a poster or a shadow
         frames_seen = Counter(track for frame in out for track in frame)
         out = [{t: seen for t, seen in frame.items() if frames_seen[t] >= MIN_TRACK_FRAMES} for frame in out]
+        _fill_gaps(rgb, out, settings)
     # ids count 0, 1, 2 ... in the order people first appear
     order = {track: n for n, track in enumerate(dict.fromkeys(t for frame in out for t in sorted(frame)))}
     return [{order[t]: seen for t, seen in frame.items()} for frame in out]
+
+
+def _fill_gaps(rgb: np.ndarray, out: list[dict[int, Sighting]], settings: DetectionSettings) -> None:
+    """Look again for each followed person in the frames where the forward pass missed them, up to
+    REVISIT_FRAMES from a frame that has them: before they were first found (newcomers are searched for
+    only every SEARCH_EVERY frames) and while they were lost (e.g. half behind someone). The look is in
+    the crop of the nearest frame that has them, with the people found in that frame painted over, and
+    is kept only if it is a new person whose centre stays in that crop."""
+    height, width = rgb.shape[1:3]
+    found = {track: [i for i, frame in enumerate(out) if track in frame] for track in {t for f in out for t in f}}
+    for track in sorted(found):
+        seen_at = found[track]
+        for i in range(len(out)):
+            nearest = min(seen_at, key=lambda j: abs(j - i))
+            if track in out[i] or abs(nearest - i) > REVISIT_FRAMES:
+                continue
+            crop = Crop.around(out[nearest][track].box(width, height))
+            others = list(out[i].values())
+            seen = _look(_holistic(True, settings), _hide(rgb[i], others) if others else rgb[i], crop, settings.face)
+            if seen is not None and _centre_inside(seen.box(width, height), crop.square) \
+                    and _is_new(seen, others, width, height):
+                out[i][track] = seen
 
 
 def _follow(tracks: dict[int, _Track], frame: np.ndarray, people: dict[int, Sighting],

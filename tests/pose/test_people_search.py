@@ -125,6 +125,18 @@ def test_every_person_of_the_multi_person_demo_gets_a_stable_id():
     assert np.abs(motion_nose - np.array([frame[0] for frame in noses])).max() < 0.01
 
 
+def test_a_person_lost_for_a_few_frames_is_looked_for_again():
+    """cam02 of the multi-person demo shows three people from frame 0 (looked at); the small woman in the
+    background was found in frame 0, lost in frames 1-9 and found again at the next search for newcomers
+    (frame 10), until ``_fill_gaps`` looked for her again in the frames between, in her crop of the nearest
+    frame that has her."""
+    frames, fps = read_video(package_file("Pose2Sim", "Demo_MultiPerson", "videos", "cam02.mp4"), max_frames=12,
+                             max_side=960)
+    detection = detect_poses(frames, DetectionSettings(video=True, people="all", mask="none", hands=False), fps=fps)
+    assert [sorted(person["track_id"] for person in frame["people"]) for frame in detection.pose_keypoint] == \
+        [[0, 1, 2]] * len(frames)
+
+
 def _walking_track(frames: int = 20) -> np.ndarray:
     """A figure facing the camera whose arms swing (left and right in antiphase) as it walks right."""
     track = np.zeros((frames, 75, 4), np.float32)
