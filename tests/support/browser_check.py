@@ -12,6 +12,7 @@ the page. Screenshots go to OUT_DIR.
 import json
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -38,8 +39,17 @@ def _same_prefix(shown: list, saved: list) -> bool:
     return shown[:count] == saved[:count]
 
 
+def _returning_user(url: str) -> None:
+    """Mark the frontend's first-run tutorial done: on a fresh user folder it opens the template browser,
+    a dialog that may land over whichever workflow is open when it appears."""
+    request = urllib.request.Request(f"{url.rstrip('/')}/settings", data=json.dumps({"Comfy.TutorialCompleted": True})
+                                     .encode(), headers={"Content-Type": "application/json"}, method="POST")
+    urllib.request.urlopen(request, timeout=30).close()
+
+
 def main(url: str, repo: Path, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
+    _returning_user(url)
     report = {"workflows": {}}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
