@@ -103,8 +103,11 @@ def test_training_lowers_the_loss_and_the_checkpoint_reloads(kind, motion_data, 
     model = make_tokenizer(kind, small=False, **TINY, **extra)
     model.set_feature_stats(*feature_stats(model, train.stats))
     before = _fixed_batch_loss(model, train)
-    history = train_tokenizer(model, train, steps=60, batch_size=16, window=16, lr=2e-3, seed=0, device="cpu")
+    # 120 steps: at 60, part_vq's ratio sat on the 0.8 line (0.79-0.84 over seeds 0-3; 0.84 for seed 0 on
+    # an AMD EPYC machine); at 120 it is 0.67-0.74 over those seeds
+    history = train_tokenizer(model, train, steps=120, batch_size=16, window=16, lr=2e-3, seed=0, device="cpu")
     after = _fixed_batch_loss(model, train)
+    print(f"{kind}: fixed-batch reconstruction {before:.4f} -> {after:.4f} ({after / before:.3f}x)")
     assert after < 0.8 * before, (before, after, history["history"])
     paths = save_tokenizer(model, str(tmp_path / f"{kind}.safetensors"), extra={"training": history})
     loaded = load_tokenizer(paths[0])
