@@ -215,16 +215,25 @@ def _find_one(frame: np.ndarray, holistic, settings: DetectionSettings) -> tuple
     return seen, crop
 
 
+def _missed_near_sightings(seen_at: list[int], count: int) -> Iterator[tuple[int, int]]:
+    """(frame, the nearest frame that has the person) for each of ``count`` frames without them that lies
+    within REVISIT_FRAMES of one; ``seen_at``: the frames that have them, ascending."""
+    seen = set(seen_at)
+    for i in range(count):
+        if i not in seen and seen_at:
+            nearest = min(seen_at, key=lambda j: abs(j - i))
+            if abs(nearest - i) <= REVISIT_FRAMES:
+                yield i, nearest
+
+
 def _revisit_missed(rgb: np.ndarray, found: list[Sighting | None], settings: DetectionSettings) -> None:
     """Search frames without a person again, in the crop of the nearest frame that has one."""
     height, width = rgb.shape[1:3]
     seen_at = [i for i, seen in enumerate(found) if seen is not None]
-    for i in (i for i, seen in enumerate(found) if seen is None and seen_at):
-        nearest = min(seen_at, key=lambda j: abs(j - i))
-        if abs(nearest - i) <= REVISIT_FRAMES:
-            # the still graph is built only when needed: an unused MediaPipe graph logs when it closes
-            crop = Crop.around(found[nearest].box(width, height))
-            found[i] = _look(_holistic(True, settings), rgb[i], crop, settings.face)
+    for i, nearest in _missed_near_sightings(seen_at, len(found)):
+        # the still graph is built only when needed: an unused MediaPipe graph logs when it closes
+        crop = Crop.around(found[nearest].box(width, height))
+        found[i] = _look(_holistic(True, settings), rgb[i], crop, settings.face)
 
 
 @dataclass
@@ -281,16 +290,12 @@ def _fill_gaps(rgb: np.ndarray, out: list[dict[int, Sighting]], settings: Detect
     """Look again for each followed person in the frames where the forward pass missed them, up to
     REVISIT_FRAMES from a frame that has them: before they were first found (newcomers are searched for
     only every SEARCH_EVERY frames) and while they were lost (e.g. half behind someone). The look is in
-    the crop of the nearest frame that has them, with the people found in that frame painted over, and
-    is kept only if it is a new person whose centre stays in that crop."""
+    their crop of the nearest frame that has them, with the people the missed frame has painted over,
+    and is kept only if it is a new person whose centre stays in that crop."""
     height, width = rgb.shape[1:3]
     found = {track: [i for i, frame in enumerate(out) if track in frame] for track in {t for f in out for t in f}}
     for track in sorted(found):
-        seen_at = found[track]
-        for i in range(len(out)):
-            nearest = min(seen_at, key=lambda j: abs(j - i))
-            if track in out[i] or abs(nearest - i) > REVISIT_FRAMES:
-                continue
+        for i, nearest in _missed_near_sightings(found[track], len(out)):
             crop = Crop.around(out[nearest][track].box(width, height))
             others = list(out[i].values())
             seen = _look(_holistic(True, settings), _hide(rgb[i], others) if others else rgb[i], crop, settings.face)
