@@ -22,9 +22,11 @@ Three ways, chosen by ``DetectionSettings``:
   crop; a clear person not seen yet takes over a lost track whose crop they stand in, or starts a new
   one (whose graph looks once at that frame, so it tracks from the next). One person seen twice
   (crops overlap) counts once (``_is_new``); where Holistic finds someone already found, it looks
-  again with them painted over (``_hide``). Tracks seen in fewer than ``MIN_TRACK_FRAMES`` frames are
-  dropped, and ids are renumbered 0, 1, 2 ... in the order people appear. In image mode every image is
-  searched afresh and its people are numbered within it.
+  again with them painted over (``_hide``). Holistic mixes people who overlap (one's head or arm on the
+  other), so a track also keeps what its person's torso looks like (``_torso_colours``) and, while they
+  overlap someone, refuses a skeleton whose torso does not. Tracks seen in fewer than
+  ``MIN_TRACK_FRAMES`` frames are dropped, and ids are renumbered 0, 1, 2 ... in the order people
+  appear. In image mode every image is searched afresh and its people are numbered within it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import numpy as np
 from ..core.layouts import MEDIAPIPE_33_BONES
 from ..core.resources import ProgressCallback
 from .crops import Crop
-from .person_boxes import SAME_PERSON_IOU, Box, PersonDetector, find_people, find_someone, merge_boxes
+from .person_boxes import Box, PersonDetector, find_people, find_someone, merge_boxes
 
 if TYPE_CHECKING:
     from .detection import DetectionSettings
@@ -57,6 +59,15 @@ TRACK_PATIENCE = 10  # with people="all", frames a person may go unseen before t
 MIN_TRACK_FRAMES = 3  # with people="all" in video mode, tracks seen in fewer frames are dropped
 SAME_POINTS = 0.3  # two sightings with this share of body points together are one person seen twice
 NEAR = 0.1  # "together": closer than this fraction of the smaller person's box side
+BODY_POINTS = [0, *range(11, 33)]  # the head counted once (nose): a skeleton with its head on a neighbour's
+# face shares that neighbour's 11 face points, which would otherwise make a third of the body "together"
+COLOUR_CHANGE = 0.5  # a torso whose colours differ this much (``_colour_change``) from a track's is someone else;
+# on pose2sim's multi-person demo a person against their own earlier frames scored at most 0.36 where
+# Holistic did not mix them with a neighbour, and 0.45-0.92 where it did (frames looked at)
+COLOUR_MEMORY = 0.97  # the running mean keeps this much of the past at each frame (lighting changes slowly)
+TORSO_CORE = 0.6  # the torso's colours are taken from its quadrilateral shrunk to this size
+TORSO_INDEX = [BODY_POINTS.index(i) for i in (11, 12, 23, 24)]  # shoulders and hips
+SAME_TORSO = 0.5  # ... with at least this share of the torso's points among them
 SEARCH_EVERY = 10  # with people="all", tiles are searched for newcomers every this many frames
 FULL_FRAME = None  # the "crop" meaning: Holistic sees the whole frame
 
@@ -244,6 +255,7 @@ class _Track:
     crop: Crop
     box: Box  # where the person was last seen
     unseen: int = 0  # frames since the person was last seen
+    colours: np.ndarray | None = None  # what their torso looks like (``_torso_colours``), a running mean
 
 
 def _everyone(rgb: np.ndarray, settings: DetectionSettings, progress) -> list[dict[int, Sighting]]:
@@ -263,11 +275,11 @@ def _everyone(rgb: np.ndarray, settings: DetectionSettings, progress) -> list[di
                     continue  # someone already followed
                 crop = Crop.around(box)
                 seen = _look(_holistic(True, settings), frame, crop, settings.face)
-                if seen is not None and not _is_new(seen, people.values(), width, height):
+                if seen is not None and not _is_new(seen, frame, people.values()):
                     # Holistic found someone already seen (the more prominent person in the crop):
                     # look again with the people found so far painted over
                     seen = _look(_holistic(True, settings), _hide(frame, people.values()), crop, settings.face)
-                if seen is not None and _is_new(seen, people.values(), width, height):
+                if seen is not None and _is_new(seen, frame, people.values()):
                     if settings.video:
                         people[_track_for(tracks, seen, frame, new_ids, settings)] = seen
                     else:  # unrelated images: people are numbered within each
@@ -290,37 +302,47 @@ def _fill_gaps(rgb: np.ndarray, out: list[dict[int, Sighting]], settings: Detect
     """Look again for each followed person in the frames where the forward pass missed them, up to
     REVISIT_FRAMES from a frame that has them: before they were first found (newcomers are searched for
     only every SEARCH_EVERY frames) and while they were lost (e.g. half behind someone). The look is in
-    their crop of the nearest frame that has them, with the people the missed frame has painted over,
-    and is kept only if it is a new person whose centre stays in that crop."""
+    their crop of the nearest frame that has them, on the frame as it is and then with the people the
+    missed frame has painted over (a skeleton mixed from two people paints over part of the one missed);
+    a find is kept only if it is a new person whose centre stays in that crop and, where it overlaps
+    someone the frame has, whose torso looks like theirs in that nearest frame."""
     height, width = rgb.shape[1:3]
     found = {track: [i for i, frame in enumerate(out) if track in frame] for track in {t for f in out for t in f}}
     for track in sorted(found):
         for i, nearest in _missed_near_sightings(found[track], len(out)):
-            crop = Crop.around(out[nearest][track].box(width, height))
+            them = out[nearest][track]
+            crop, colours = Crop.around(them.box(width, height)), _torso_colours(rgb[nearest], them)
             others = list(out[i].values())
-            seen = _look(_holistic(True, settings), _hide(rgb[i], others) if others else rgb[i], crop, settings.face)
-            if seen is not None and _centre_inside(seen.box(width, height), crop.square) \
-                    and _is_new(seen, others, width, height):
-                out[i][track] = seen
+            for image in (rgb[i], _hide(rgb[i], others)) if others else (rgb[i],):
+                seen = _look(_holistic(True, settings), image, crop, settings.face)
+                if seen is not None and _centre_inside(seen.box(width, height), crop.square) \
+                        and _is_new(seen, rgb[i], others) \
+                        and (not _overlaps_any(seen.box(width, height), [o.box(width, height) for o in others])
+                             or _colour_change(colours, _torso_colours(rgb[i], seen)) < COLOUR_CHANGE):
+                    out[i][track] = seen
+                    break
 
 
 def _follow(tracks: dict[int, _Track], frame: np.ndarray, people: dict[int, Sighting],
             settings: DetectionSettings) -> None:
     """Each followed person's own graph looks in its own crop (oldest tracks first, so when two graphs
-    land on one person the older id keeps them); tracks unseen for TRACK_PATIENCE frames end."""
-    height, width = frame.shape[:2]
+    land on one person the older id keeps them). A graph that lost its person (it landed on someone
+    already found, or mixed two people) looks again once everyone else has looked, with all the people
+    found in the frame painted over. Tracks unseen for TRACK_PATIENCE frames end."""
+    lost = []
     for track_id in sorted(tracks):
-        track = tracks[track_id]
-        seen = _look(track.graph, frame, track.crop, settings.face)
-        if people and (seen is None or not _stayed(seen, track, people.values(), width, height)):
-            # the graph may have landed on someone already found: look again with them painted over
-            seen = _look(track.graph, _hide(frame, people.values()), track.crop, settings.face)
-        if seen is not None and _stayed(seen, track, people.values(), width, height):
+        seen = _look(tracks[track_id].graph, frame, tracks[track_id].crop, settings.face)
+        if seen is not None and _stayed(seen, track_id, tracks, frame, people.values()):
+            _seen_again(tracks[track_id], frame, seen)
             people[track_id] = seen
-            track.box, track.unseen = seen.box(width, height), 0
-            if not track.crop.holds(seen.box(width, height)):
-                track.crop = Crop.around(seen.box(width, height))
-                track.graph.reset()
+        else:
+            lost.append(track_id)
+    for track_id in lost:
+        track = tracks[track_id]
+        seen = _look(track.graph, _hide(frame, people.values()), track.crop, settings.face) if people else None
+        if seen is not None and _stayed(seen, track_id, tracks, frame, people.values()):
+            _seen_again(track, frame, seen)
+            people[track_id] = seen
             continue
         track.unseen += 1
         track.graph.reset()  # search its crop afresh next frame
@@ -329,10 +351,36 @@ def _follow(tracks: dict[int, _Track], frame: np.ndarray, people: dict[int, Sigh
             del tracks[track_id]
 
 
-def _stayed(seen: Sighting, track: _Track, people, width: int, height: int) -> bool:
+def _seen_again(track: _Track, frame: np.ndarray, seen: Sighting) -> None:
+    """Move a track on to where its person was seen now: box, colours, and the crop if they reached its edge."""
+    box = seen.box(*frame.shape[1::-1])
+    track.box, track.unseen = box, 0
+    colours = _torso_colours(frame, seen)
+    if track.colours is None or colours is None:
+        track.colours = colours if track.colours is None else track.colours
+    else:
+        track.colours = (1 - COLOUR_MEMORY) * colours + COLOUR_MEMORY * track.colours
+    if not track.crop.holds(box):
+        track.crop = Crop.around(box)
+        track.graph.reset()
+
+
+def _stayed(seen: Sighting, track_id: int, tracks: dict[int, _Track], frame: np.ndarray, people) -> bool:
     """Whether a track's graph still sees its own person: a new person (``_is_new``) who has not jumped out
-    of the track's last box (a graph may land on a neighbour in its crop)."""
-    return _centre_inside(seen.box(width, height), track.box) and _is_new(seen, people, width, height)
+    of the track's last box and, where they overlap someone else followed, whose torso still looks like
+    theirs (a graph may land on a neighbour in its crop, at once or drifting over a few frames, or mix two
+    overlapping people into one skeleton). Alone, a person may change how they look (turning, backlit)."""
+    height, width = frame.shape[:2]
+    box, track = seen.box(width, height), tracks[track_id]
+    if not (_centre_inside(box, track.box) and _is_new(seen, frame, people)):
+        return False
+    neighbours = [other.box for other_id, other in tracks.items() if other_id != track_id]
+    return not _overlaps_any(box, neighbours) \
+        or _colour_change(track.colours, _torso_colours(frame, seen)) < COLOUR_CHANGE
+
+
+def _overlaps_any(box: Box, boxes) -> bool:
+    return any(box.iou(other) > 0 for other in boxes)
 
 
 def _track_for(tracks: dict[int, _Track], seen: Sighting, frame: np.ndarray, new_ids: Iterator[int],
@@ -341,15 +389,16 @@ def _track_for(tracks: dict[int, _Track], seen: Sighting, frame: np.ndarray, new
     track's graph looks once at this frame in its new crop, so that it can track from the next frame
     on instead of having to detect again."""
     box = seen.box(*frame.shape[1::-1])
-    crop = Crop.around(box)
+    crop, colours = Crop.around(box), _torso_colours(frame, seen)
     for track_id, track in tracks.items():
         if track.unseen > 0 and _centre_inside(box, track.crop.square):
             track.crop, track.box, track.unseen = crop, box, 0
+            track.colours = colours
             track.graph.reset()
             break
     else:
         track_id = next(new_ids)
-        tracks[track_id] = track = _Track(_build_holistic(False, settings), crop, box)
+        tracks[track_id] = track = _Track(_build_holistic(False, settings), crop, box, colours=colours)
     _look(track.graph, frame, crop, settings.face)
     return track_id
 
@@ -359,20 +408,59 @@ def _centre_inside(box: Box, other: Box) -> bool:
     return other.x0 <= x <= other.x1 and other.y0 <= y <= other.y1
 
 
-def _is_new(seen: Sighting, people, width: int, height: int) -> bool:
-    """Whether a sighting is a clear person not already among ``people``: crops overlap, so one person
-    is often seen from two boxes, sometimes mixed with a neighbour."""
+def _is_new(seen: Sighting, frame: np.ndarray, people) -> bool:
+    """Whether a sighting is a clear person not already among ``people``. Crops overlap, so one person is
+    often seen from two boxes; and Holistic mixes overlapping people (a head or an arm on the neighbour),
+    so two skeletons of one person may differ. The same person: most body points together, torso
+    included (a skeleton that only borrowed a neighbour's head and arm is still someone else), or a
+    sighting standing inside someone already found whose torso looks like theirs (``_colour_change``)."""
+    height, width = frame.shape[:2]
     scale = np.array([width, height], np.float32)
-    box, points = seen.box(width, height), seen.points[:33, :2] * scale
+    box, points = seen.box(width, height), seen.points[BODY_POINTS, :2] * scale
     if seen.visibility < MIN_VISIBILITY or max(box.x1 - box.x0, box.y1 - box.y0) < MIN_PERSON_SIZE * max(width, height):
         return False
+    colours = _torso_colours(frame, seen) if people else None
     for other in people:
         other_box = other.box(width, height)
         side = min(max(b.x1 - b.x0, b.y1 - b.y0) for b in (box, other_box))
-        together = np.linalg.norm(points - other.points[:33, :2] * scale, axis=1) < NEAR * side
-        if box.iou(other_box) >= SAME_PERSON_IOU or together.mean() >= SAME_POINTS:
+        together = np.linalg.norm(points - other.points[BODY_POINTS, :2] * scale, axis=1) < NEAR * side
+        if together.mean() >= SAME_POINTS and together[TORSO_INDEX].mean() >= SAME_TORSO:
+            return False
+        if _centre_inside(box, other_box) and _looks_alike(colours, _torso_colours(frame, other)):
             return False
     return True
+
+
+def _torso_colours(frame: np.ndarray, seen: Sighting) -> np.ndarray | None:
+    """A hue-saturation histogram (16 x 8 bins, summing to 1) of the middle of the torso: the quadrilateral
+    of shoulders and hips shrunk to TORSO_CORE about its centre, so the background and arms stay out.
+    None where no torso pixel is in the frame."""
+    height, width = frame.shape[:2]
+    quad = seen.points[[11, 12, 24, 23], :2] * np.array([width, height], np.float32)
+    centre = quad.mean(0)
+    quad = np.round(centre + TORSO_CORE * (quad - centre)).astype(np.int32)
+    x0, y0 = np.clip(quad.min(0), 0, [width - 1, height - 1])
+    x1, y1 = np.clip(quad.max(0) + 1, 1, [width, height])
+    if x1 <= x0 or y1 <= y0:
+        return None
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillConvexPoly(mask, quad - [x0, y0], 255)
+    hsv = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1]), cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], mask, [16, 8], [0, 180, 0, 256]).ravel()
+    return hist / hist.sum() if hist.sum() > 0 else None
+
+
+def _colour_change(before: np.ndarray | None, after: np.ndarray | None) -> float:
+    """Bhattacharyya distance between two torso histograms: 0 the same colours, 1 nothing in common;
+    0 where either torso was not in the picture (no evidence of a change)."""
+    if before is None or after is None:
+        return 0.0
+    return float(np.sqrt(max(0.0, 1.0 - np.sqrt(before * after).sum())))
+
+
+def _looks_alike(colours: np.ndarray | None, other: np.ndarray | None) -> bool:
+    """Whether two torsos show the same colours (both in the picture, ``_colour_change`` < COLOUR_CHANGE)."""
+    return colours is not None and other is not None and _colour_change(colours, other) < COLOUR_CHANGE
 
 
 def _hide(frame: np.ndarray, people) -> np.ndarray:
