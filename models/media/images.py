@@ -53,7 +53,10 @@ def _check_image_shape(frames: torch.Tensor, input_name: str) -> None:
 
 
 def _check_finite(frame: torch.Tensor, index: int, input_name: str) -> None:
-    if not torch.isfinite(frame).all():
+    # One float64 sum instead of torch.isfinite(frame).all() (a bool tensor per frame: 2-5 ms at 640 px, a
+    # tenth of Detect Pose's time): NaN and inf carry into the sum, and finite float32 values cannot
+    # overflow a float64 sum.
+    if not torch.isfinite(frame.sum(dtype=torch.float64)):
         raise InputError(input_name, f"frame {index} contains NaN or infinite values")
 
 
