@@ -317,8 +317,7 @@ def _fill_gaps(rgb: np.ndarray, out: list[dict[int, Sighting]], settings: Detect
                 seen = _look(_holistic(True, settings), image, crop, settings.face)
                 if seen is not None and _centre_inside(seen.box(width, height), crop.square) \
                         and _is_new(seen, rgb[i], others) \
-                        and (not _overlaps_any(seen.box(width, height), [o.box(width, height) for o in others])
-                             or _colour_change(colours, _torso_colours(rgb[i], seen)) < COLOUR_CHANGE):
+                        and _looks_like_them(seen, rgb[i], colours, [other.box(width, height) for other in others]):
                     out[i][track] = seen
                     break
 
@@ -356,10 +355,9 @@ def _seen_again(track: _Track, frame: np.ndarray, seen: Sighting) -> None:
     box = seen.box(*frame.shape[1::-1])
     track.box, track.unseen = box, 0
     colours = _torso_colours(frame, seen)
-    if track.colours is None or colours is None:
-        track.colours = colours if track.colours is None else track.colours
-    else:
-        track.colours = (1 - COLOUR_MEMORY) * colours + COLOUR_MEMORY * track.colours
+    if colours is not None:
+        past = colours if track.colours is None else track.colours
+        track.colours = (1 - COLOUR_MEMORY) * colours + COLOUR_MEMORY * past
     if not track.crop.holds(box):
         track.crop = Crop.around(box)
         track.graph.reset()
@@ -369,18 +367,20 @@ def _stayed(seen: Sighting, track_id: int, tracks: dict[int, _Track], frame: np.
     """Whether a track's graph still sees its own person: a new person (``_is_new``) who has not jumped out
     of the track's last box and, where they overlap someone else followed, whose torso still looks like
     theirs (a graph may land on a neighbour in its crop, at once or drifting over a few frames, or mix two
-    overlapping people into one skeleton). Alone, a person may change how they look (turning, backlit)."""
-    height, width = frame.shape[:2]
-    box, track = seen.box(width, height), tracks[track_id]
-    if not (_centre_inside(box, track.box) and _is_new(seen, frame, people)):
-        return False
-    neighbours = [other.box for other_id, other in tracks.items() if other_id != track_id]
-    return not _overlaps_any(box, neighbours) \
-        or _colour_change(track.colours, _torso_colours(frame, seen)) < COLOUR_CHANGE
+    overlapping people into one skeleton)."""
+    track = tracks[track_id]
+    return _centre_inside(seen.box(*frame.shape[1::-1]), track.box) and _is_new(seen, frame, people) \
+        and _looks_like_them(seen, frame, track.colours, [t.box for other, t in tracks.items() if other != track_id])
 
 
-def _overlaps_any(box: Box, boxes) -> bool:
-    return any(box.iou(other) > 0 for other in boxes)
+def _looks_like_them(seen: Sighting, frame: np.ndarray, colours: np.ndarray | None, neighbours: list[Box]) -> bool:
+    """Whether a sighting's torso shows a person's ``colours``, asked only where it overlaps one of the
+    ``neighbours`` (someone Holistic could have mixed it with); alone, a person may change how they look
+    (turning, backlit)."""
+    box = seen.box(*frame.shape[1::-1])
+    if not any(box.iou(other) > 0 for other in neighbours):
+        return True
+    return _colour_change(colours, _torso_colours(frame, seen)) < COLOUR_CHANGE
 
 
 def _track_for(tracks: dict[int, _Track], seen: Sighting, frame: np.ndarray, new_ids: Iterator[int],
