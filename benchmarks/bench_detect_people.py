@@ -89,37 +89,17 @@ def _median_reprojection(tracks: list[np.ndarray], cameras: list[Camera]) -> flo
 
 
 def check_view(held_out: int, views: list[dict[int, np.ndarray]], cameras: list[Camera]) -> dict:
+    """The held-out view's tracks, frame by frame, against the people the other views triangulate."""
     others = [v for v in range(len(views)) if v != held_out]
     people = match_people([views[v] for v in others], [cameras[v] for v in others])
     camera, frames = cameras[held_out], len(next(iter(views[others[0]].values())))
-    width, height = camera.size
     rows = []
     for i in range(frames):
-        projected = []
-        for person in people:
-            used = [(views[v][t][i], cameras[v]) for v, t in zip(others, person) if t is not None]
-            used = [(track, cam) for track, cam in used if track[:, 2].sum() > 0]
-            if len(used) < 2:
-                projected.append(None)
-                continue
-            world, _ = triangulate(np.stack([t[:, :2] for t, _ in used]), np.stack([t[:, 2] for t, _ in used]),
-                                   [cam for _, cam in used])
-            projected.append(camera.project(world))
-        visible = {n for n, p in enumerate(projected) if p is not None and np.isfinite(p).all(1).any()
-                   and ((p[:, 0] > 0) & (p[:, 0] < width) & (p[:, 1] > 0) & (p[:, 1] < height)).mean() >= IN_PICTURE}
-        found = {}
-        for track, points in views[held_out].items():
-            seen = points[i, :, 2] > 0
-            if not seen.any():
-                continue
-            best = (None, np.inf)
-            for n, p in enumerate(projected):
-                if p is None or not np.isfinite(p[seen]).all():
-                    continue
-                diagonal = np.linalg.norm(np.nanmax(p, 0) - np.nanmin(p, 0))
-                share = np.median(np.linalg.norm(points[i, seen, :2] - p[seen], axis=1)) / diagonal
-                best = min(best, (n, share), key=lambda b: b[1])
-            found[track] = best
+        projected = [_reproject(i, [(views[v], t, cameras[v]) for v, t in zip(others, person) if t is not None],
+                                camera) for person in people]
+        visible = {n for n, p in enumerate(projected) if p is not None and _in_picture(p, camera) >= IN_PICTURE}
+        found = {track: _nearest(points[i], projected) for track, points in views[held_out].items()
+                 if (points[i, :, 2] > 0).any()}
         rows.append((visible, found))
     identity = {track: Counter(f[track][0] for _, f in rows if track in f).most_common(1)[0][0]
                 for track in views[held_out]}
@@ -129,6 +109,35 @@ def check_view(held_out: int, views: list[dict[int, np.ndarray]], cameras: list[
     return dict(people=len(people), visible=Counter(len(v) for v, _ in rows), right=sum(right), stable=sum(stable),
                 unmatched=sum(any(share >= FOUND_SHARE for _, share in found.values()) for _, found in rows),
                 wrong=[i for i, ok in enumerate(stable) if not ok])
+
+
+def _reproject(frame: int, seen_by: list[tuple[dict, int, Camera]], camera: Camera) -> np.ndarray | None:
+    """A person triangulated in one frame from the views that have them, projected into ``camera``."""
+    seen_by = [(view[track][frame], cam) for view, track, cam in seen_by if view[track][frame, :, 2].sum() > 0]
+    if len(seen_by) < 2:
+        return None
+    world, _ = triangulate(np.stack([points[:, :2] for points, _ in seen_by]),
+                           np.stack([points[:, 2] for points, _ in seen_by]), [cam for _, cam in seen_by])
+    return camera.project(world)
+
+
+def _in_picture(pixels: np.ndarray, camera: Camera) -> float:
+    width, height = camera.size
+    x, y = pixels[:, 0], pixels[:, 1]
+    return float(((x > 0) & (x < width) & (y > 0) & (y < height)).mean())  # NaN compares False: outside
+
+
+def _nearest(points: np.ndarray, projected: list[np.ndarray | None]) -> tuple[int | None, float]:
+    """(person, median distance of the track's points to theirs / their box diagonal) for the closest person."""
+    best: tuple[int | None, float] = (None, np.inf)
+    for n, pixels in enumerate(projected):
+        usable = (points[:, 2] > 0) & np.isfinite(pixels).all(1) if pixels is not None else None
+        if usable is None or usable.sum() < 3:
+            continue
+        diagonal = np.linalg.norm(np.nanmax(pixels, 0) - np.nanmin(pixels, 0))
+        share = float(np.median(np.linalg.norm(points[usable, :2] - pixels[usable], axis=1)) / diagonal)
+        best = min(best, (n, share), key=lambda b: b[1])
+    return best
 
 
 def _everyone_once(visible: set[int], found: dict[int, tuple[int | None, float]]) -> bool:

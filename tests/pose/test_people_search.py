@@ -174,11 +174,11 @@ def test_a_skeleton_that_borrowed_a_neighbours_head_is_still_someone_else():
 
 def test_two_overlapping_people_are_both_found_and_keep_their_ids():
     """cam03 of the multi-person demo: from about frame 45 the woman stands beside and then half behind
-    the man, and Holistic mixes them (his head on her face, her torso under his track). Checked against
-    the two people triangulated from the other three cameras, all 100 frames hold each visible person
-    once, with the same id throughout, in 98 frames (49 before the torso colours and the head counted
-    once); here: both people in at least 95 frames, and the man (track 0, walking on the treadmill)
-    never takes the woman's place on its left."""
+    the man, and Holistic mixes them (his head on her face; his track slid onto her). Against the people
+    triangulated from the other three cameras (benchmarks/bench_detect_people.py), 98 of the 100 frames
+    hold each visible person once with the same id throughout (49 before the torso rules). Here: both
+    people in at least 95 frames, the man (track 0, on the treadmill) always to the right of the woman
+    (track 1), and her track always on her, standing beside the treadmill."""
     frames, fps = read_video(package_file("Pose2Sim", "Demo_MultiPerson", "videos", "cam03.mp4"), max_frames=100,
                              max_side=960)
     detection = detect_poses(frames, DetectionSettings(video=True, people="all", mask="none", hands=False), fps=fps)
@@ -188,7 +188,7 @@ def test_two_overlapping_people_are_both_found_and_keep_their_ids():
     both = [frame for frame in hips if len(frame) == 2]
     assert len(both) >= 95
     assert all(frame[0] > frame[1] for frame in both)
-    assert all(0.2 < frame[1] < 0.3 for frame in hips if 1 in frame)  # she stands still beside the treadmill
+    assert all(0.2 < frame[1] < 0.3 for frame in hips if 1 in frame)
 
 
 def _walking_track(frames: int = 20) -> np.ndarray:
