@@ -3,8 +3,9 @@
 ``detect_poses`` with ``people="all"`` (video mode) runs on each of the four synchronised views of
 pose2sim's multi-person demo. Each view in turn is held out: the people of the other three views are
 matched to one another by triangulation (every combination of one track per view, a view may lack the
-person; weighted DLT on the OpenPose-18 body points; combinations kept best first while their median
-reprojection error stays under ``MATCH_PX``), and each matched person is triangulated frame by frame and
+person; weighted DLT on the OpenPose-18 body points; combinations whose median reprojection error stays
+under ``MATCH_PX`` are kept, those seen by more views first, then the best fit first, each track used
+once), and each matched person is triangulated frame by frame and
 reprojected into the held-out view. There a frame counts as right when every person whose reprojection
 lies in the picture is found exactly once (a track whose body points lie within ``FOUND_SHARE`` of that
 person's box diagonal, median); and as right with stable ids when, in addition, each of those tracks
@@ -25,7 +26,6 @@ import sys
 import time
 import warnings
 from collections import Counter
-from dataclasses import replace
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging; set before it is imported
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -37,6 +37,9 @@ from posemotion.models.core.resources import package_file, quiet_native_stderr  
 from posemotion.models.media.video import read_video  # noqa: E402
 from posemotion.models.pose.detection import DetectionSettings, detect_poses  # noqa: E402
 from posemotion.models.pose.multiview import Camera, read_qualisys_calibration, triangulate  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_detect_multiview import _fit as fit_camera  # noqa: E402
 
 DEMO = "Demo_MultiPerson"
 CAMERA_FILES = ("cam01.mp4", "cam02.mp4", "cam03.mp4", "cam04.mp4")  # in the calibration's camera order
@@ -157,11 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         for camera_index, name in enumerate(CAMERA_FILES):
             frames, fps = read_video(package_file("Pose2Sim", DEMO, "videos", name), max_frames=args.frames,
                                      max_side=MAX_SIDE)
-            height, width = frames.shape[1:3]
-            # the calibration's sensor is 1088x1920; the videos are read with the longer side at MAX_SIDE
-            camera = cameras[camera_index]
-            cameras[camera_index] = replace(camera, size=(round(width * camera.size[1] / height),
-                                                          camera.size[1])).scaled(width, height)
+            cameras[camera_index] = fit_camera(cameras[camera_index], frames)  # the calibration is at 1088x1920
             views.append(tracks_of(frames, fps))
     seconds = time.perf_counter() - start
     print(f"pose2sim {DEMO}, {args.frames} frames per view at {MAX_SIDE} px, people=all, video mode "
