@@ -66,7 +66,8 @@ COLOUR_CHANGE = 0.5  # a torso whose colours differ this much (``_colour_change`
 # Holistic did not mix them with a neighbour, and 0.45-0.92 where it did (frames looked at)
 COLOUR_MEMORY = 0.97  # the running mean keeps this much of the past at each frame (lighting changes slowly)
 TORSO_CORE = 0.6  # the torso's colours are taken from its quadrilateral shrunk to this size
-TORSO_INDEX = [BODY_POINTS.index(i) for i in (11, 12, 23, 24)]  # shoulders and hips
+TORSO_QUAD = [11, 12, 24, 23]  # shoulders and hips, in order around the torso
+TORSO_INDEX = [BODY_POINTS.index(i) for i in TORSO_QUAD]
 SAME_TORSO = 0.5  # ... with at least this share of the torso's points among them
 SEARCH_EVERY = 10  # with people="all", tiles are searched for newcomers every this many frames
 FULL_FRAME = None  # the "crop" meaning: Holistic sees the whole frame
@@ -411,23 +412,25 @@ def _centre_inside(box: Box, other: Box) -> bool:
 def _is_new(seen: Sighting, frame: np.ndarray, people) -> bool:
     """Whether a sighting is a clear person not already among ``people``. Crops overlap, so one person is
     often seen from two boxes; and Holistic mixes overlapping people (a head or an arm on the neighbour),
-    so two skeletons of one person may differ. The same person: most body points together, torso
-    included (a skeleton that only borrowed a neighbour's head and arm is still someone else), or a
+    so two skeletons of one person may differ. The same person: SAME_POINTS of the body points together,
+    torso included (a skeleton that only borrowed a neighbour's head and arm is still someone else), or a
     sighting standing inside someone already found whose torso looks like theirs (``_colour_change``)."""
     height, width = frame.shape[:2]
     scale = np.array([width, height], np.float32)
     box, points = seen.box(width, height), seen.points[BODY_POINTS, :2] * scale
     if seen.visibility < MIN_VISIBILITY or max(box.x1 - box.x0, box.y1 - box.y0) < MIN_PERSON_SIZE * max(width, height):
         return False
-    colours = _torso_colours(frame, seen) if people else None
+    colours = None  # the sighting's torso colours, taken only once someone's box holds it
     for other in people:
         other_box = other.box(width, height)
         side = min(max(b.x1 - b.x0, b.y1 - b.y0) for b in (box, other_box))
         together = np.linalg.norm(points - other.points[BODY_POINTS, :2] * scale, axis=1) < NEAR * side
         if together.mean() >= SAME_POINTS and together[TORSO_INDEX].mean() >= SAME_TORSO:
             return False
-        if _centre_inside(box, other_box) and _looks_alike(colours, _torso_colours(frame, other)):
-            return False
+        if _centre_inside(box, other_box):
+            colours = _torso_colours(frame, seen) if colours is None else colours
+            if _looks_alike(colours, _torso_colours(frame, other)):
+                return False
     return True
 
 
@@ -436,7 +439,7 @@ def _torso_colours(frame: np.ndarray, seen: Sighting) -> np.ndarray | None:
     of shoulders and hips shrunk to TORSO_CORE about its centre, so the background and arms stay out.
     None where no torso pixel is in the frame."""
     height, width = frame.shape[:2]
-    quad = seen.points[[11, 12, 24, 23], :2] * np.array([width, height], np.float32)
+    quad = seen.points[TORSO_QUAD, :2] * np.array([width, height], np.float32)
     centre = quad.mean(0)
     quad = np.round(centre + TORSO_CORE * (quad - centre)).astype(np.int32)
     x0, y0 = np.clip(quad.min(0), 0, [width - 1, height - 1])
@@ -470,7 +473,7 @@ def _hide(frame: np.ndarray, people) -> np.ndarray:
     out = frame.copy()
     for seen in people:
         pixels = np.round(seen.points[:33, :2] * np.array([width, height])).astype(np.int32)
-        torso = pixels[[11, 12, 24, 23]]
+        torso = pixels[TORSO_QUAD]
         thickness = max(2, int(SILHOUETTE_WIDTH * np.linalg.norm(torso[:2].mean(0) - torso[2:].mean(0))))
         cv2.fillConvexPoly(out, torso, GREY)
         for a, b in MEDIAPIPE_33_BONES:
