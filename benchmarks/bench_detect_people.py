@@ -36,7 +36,12 @@ from posemotion.models.core.pose_keypoint import person_arrays  # noqa: E402
 from posemotion.models.core.resources import package_file, quiet_native_stderr  # noqa: E402
 from posemotion.models.media.video import read_video  # noqa: E402
 from posemotion.models.pose.detection import DetectionSettings, detect_poses  # noqa: E402
-from posemotion.models.pose.multiview import Camera, read_qualisys_calibration, triangulate  # noqa: E402
+from posemotion.models.pose.multiview import (  # noqa: E402
+    Camera,
+    read_qualisys_calibration,
+    reprojection_errors,
+    triangulate,
+)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_detect_multiview import _fit as fit_camera  # noqa: E402
@@ -80,15 +85,15 @@ def match_people(views: list[dict[int, np.ndarray]], cameras: list[Camera]) -> l
 
 
 def _median_reprojection(tracks: list[np.ndarray], cameras: list[Camera]) -> float:
-    errors = []
-    for i in range(len(tracks[0])):
-        points, confidence = np.stack([t[i, :, :2] for t in tracks]), np.stack([t[i, :, 2] for t in tracks])
-        if (confidence.sum(1) == 0).any():
-            continue
-        world, _ = triangulate(points, confidence, cameras)
-        reprojected = np.stack([camera.project(world) for camera in cameras])
-        errors.append(np.nanmedian(np.linalg.norm(reprojected - points, axis=2)))
-    return float(np.median(errors)) if errors else np.inf
+    """Median over the frames where every view has the person of that frame's median reprojection error (px)."""
+    stacked = np.stack(tracks, axis=1)  # [F, V, 18, 3]
+    everywhere = (stacked[..., 2].sum(-1) > 0).all(1)
+    if not everywhere.any():
+        return np.inf
+    errors, _ = reprojection_errors(stacked[everywhere, ..., :2], stacked[everywhere, ..., 2], cameras)
+    errors = errors.reshape(len(errors), -1)
+    measured = np.isfinite(errors).any(1)
+    return float(np.median(np.nanmedian(errors[measured], axis=1))) if measured.any() else np.inf
 
 
 def check_view(held_out: int, views: list[dict[int, np.ndarray]], cameras: list[Camera]) -> dict:
