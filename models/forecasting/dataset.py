@@ -12,6 +12,12 @@ Sources (licences in the README), all at ``FPS`` (30) frames per second:
   repeated to ``LOOP_SECONDS``), read as ``smpl_22`` (``motion.io.read_motion``), resampled to 30 fps and
   projected (``render.motion_view.project_motion``) from ``VIEW_YAWS`` x ``VIEW_ELEVATIONS`` virtual
   cameras, yaws measured from the body's mean facing, one fixed camera per clip and view.
+- composed (**made by us, training side only**): the arm motion of a DeepMimic clip that moves
+  the arms on its own (``ARM_DONORS``: the two dances and the punch) put on the body of each
+  training clip of the other mocap recordings (``motion.arm_transplant``), projected the same way,
+  so that arm actions are seen with standing, kneeling, jumping and walking bodies, not only with
+  the dances they were recorded in. Their recordings start with ``COMPOSED_PREFIX``; they never
+  enter the held-out split and do not change it.
 Every source is also mirrored (3D before projection; 2D by flipping x and swapping sides).
 
 Every window's caption says what happens in its future frames and is derived from the motion by
@@ -46,6 +52,7 @@ from ..core.pose_keypoint import person_arrays
 from ..core.resources import package_file
 from ..media.video import read_video
 from ..motion import deepmimic
+from ..motion.arm_transplant import COMPOSED_PREFIX, transplant_arms
 from ..motion.io import read_motion
 from ..motion.mirror import mirror_image_points, mirror_joints, swap_sides
 from ..motion.resample import resample_frames
@@ -73,6 +80,10 @@ LOOP_SECONDS = 3.0
 DATASET_DETECTION = DetectionSettings(video=True, hands=False, mask="none", person_crop=False, hand_check=False,
                                       side_check=False)
 TRAIN_ONLY = "mocap:deepmimic/"  # recording ids never held out (see split_by_clip)
+# Arm donors for the composed motions: DeepMimic clips whose arms act on their own (waves, punches)
+ARM_DONORS = tuple(f"deepmimic/humanoid3d_{name}.txt" for name in ("dance_a", "dance_b", "punch"))
+# Bodies that receive them: the recorded clips (their training clips only) and DeepMimic's walk
+ARM_RECIPIENTS = ("test.amc", "test_mocapbank.bvh", "test_freebvh.bvh", "deepmimic/humanoid3d_walk.txt")
 POSE2SIM_EVERY_NTH = 2  # 60 fps -> 30 fps
 ENCODE_CHUNK = 256  # captions per MiniLM batch
 MAX_REPEATS = 20  # balanced training: no window is repeated more often (a kind with 1 window stays rare)
@@ -138,20 +149,43 @@ def read_mocap_joints(folder: str, name: str, fps: float = FPS) -> np.ndarray:
     return resample_frames(motion.joints.numpy(), motion.fps, fps)
 
 
-def mocap_tracks(folder: str, fps: float = FPS) -> list[Track]:
-    """Every mocap clip in ``folder`` and its mirror, projected from every virtual camera."""
+def projected_tracks(joints: np.ndarray, recording: str, start: int = 0, fps: float = FPS) -> list[Track]:
+    """A 3D clip [T, 22, 3] and its mirror, projected from every virtual camera."""
     tracks = []
     width, height = MOCAP_CANVAS
-    for name in MOCAP_CLIPS:
+    for mirror in (False, True):
+        motion = Motion(torch.from_numpy(mirror_joints(joints, "smpl_22") if mirror else joints), fps, "smpl_22")
+        for elevation in VIEW_ELEVATIONS:
+            for yaw in VIEW_YAWS:
+                frames = project_motion(motion, yaw, elevation, width=width, height=height)
+                body = np.stack([person_arrays(f["people"][0])["body"] for f in frames])
+                tracks.append(Track(body[..., :2].copy(), body[..., 2] > 0, None, recording, start, fps,
+                                    width / height, joints, mirror))
+    return tracks
+
+
+def mocap_tracks(folder: str, fps: float = FPS) -> list[Track]:
+    """Every mocap clip in ``folder`` and its mirror, projected from every virtual camera."""
+    return [track for name in MOCAP_CLIPS for track in projected_tracks(read_mocap_joints(folder, name, fps),
+                                                                        f"mocap:{name}", 0, fps)]
+
+
+def composed_tracks(folder: str, held_out: set[str], fps: float = FPS) -> list[Track]:
+    """Made-up motions (see the module docstring): each ``CLIP_FRAMES`` clip of an ``ARM_RECIPIENTS``
+    recording that is not in ``held_out`` (clip ids as in ``cut_windows``), with the arms of one
+    ``ARM_DONORS`` clip (taken in turn), projected like the mocap clips."""
+    donors = [read_mocap_joints(folder, name, fps) for name in ARM_DONORS]
+    tracks, turn = [], 0
+    for name in ARM_RECIPIENTS:
         joints = read_mocap_joints(folder, name, fps)
-        for mirror in (False, True):
-            motion = Motion(torch.from_numpy(mirror_joints(joints, "smpl_22") if mirror else joints), fps, "smpl_22")
-            for elevation in VIEW_ELEVATIONS:
-                for yaw in VIEW_YAWS:
-                    frames = project_motion(motion, yaw, elevation, width=width, height=height)
-                    body = np.stack([person_arrays(f["people"][0])["body"] for f in frames])
-                    tracks.append(Track(body[..., :2].copy(), body[..., 2] > 0, None, f"mocap:{name}", 0, fps,
-                                        width / height, joints, mirror))
+        for start in range(0, len(joints), CLIP_FRAMES):
+            if f"mocap:{name}#{start // CLIP_FRAMES}" in held_out or len(joints) - start <= HORIZON:
+                continue
+            donor = turn % len(ARM_DONORS)
+            turn += 1
+            body = transplant_arms(joints[start:start + CLIP_FRAMES], donors[donor])
+            recording = f"{COMPOSED_PREFIX}{os.path.basename(ARM_DONORS[donor])}>{name}"
+            tracks += projected_tracks(body, recording, start, fps)
     return tracks
 
 
@@ -219,10 +253,11 @@ def split_by_clip(clips: list[str], test_fraction: float = 0.1) -> np.ndarray:
     Test clips come only from recordings cut into two clips or more, so every test action also
     has training clips (a recording that is a single clip would test an action never seen), and
     never from ``TRAIN_ONLY`` recordings (DeepMimic's 1-4 s clips, looped: a later clip of a
-    looped cycle repeats an earlier one). The
-    choice is by a stable hash of the clip id, independent of order.
+    looped cycle repeats an earlier one), nor from made-up motions (``COMPOSED_PREFIX``), which are
+    not counted either, so adding them leaves the split as it was. The choice is by a stable hash of
+    the clip id, independent of order.
     """
-    unique = sorted(set(clips))
+    unique = sorted(c for c in set(clips) if not c.startswith(COMPOSED_PREFIX))
     per_recording: dict[str, int] = {}
     for clip in unique:
         per_recording[clip.split("#")[0]] = per_recording.get(clip.split("#")[0], 0) + 1
@@ -238,7 +273,13 @@ def split_by_clip(clips: list[str], test_fraction: float = 0.1) -> np.ndarray:
 def build_dataset(out_path: str, mocap_folder: str, horizon: int = HORIZON, stride: int = 5) -> dict:
     """Build and save the windows (npz) plus a JSON summary beside it; returns the summary."""
     began = time.perf_counter()
-    data = cut_windows(default_tracks(mocap_folder), horizon, stride)
+    recorded = cut_windows(default_tracks(mocap_folder), horizon, stride)
+    held_out = {c for c, t in zip(recorded["clips"], split_by_clip(recorded["clips"])) if t}
+    composed = cut_windows(composed_tracks(mocap_folder, held_out), horizon, stride)
+    data = {key: (np.concatenate([recorded[key], composed[key]]) if isinstance(recorded[key], np.ndarray)
+                  else recorded[key] + composed[key]) for key in ("poses", "visible", "aspect", "mirrored",
+                                                                 "texts", "clips", "fact_kinds")}
+    data["fact_windows"] = dict(Counter(recorded["fact_windows"]) + Counter(composed["fact_windows"]))
     test = split_by_clip(data["clips"])
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     np.savez_compressed(out_path, poses=data["poses"], visible=data["visible"], texts=np.array(data["texts"]),
@@ -247,6 +288,7 @@ def build_dataset(out_path: str, mocap_folder: str, horizon: int = HORIZON, stri
                         fps=np.float32(FPS), horizon=np.int32(horizon))
     texts = data["texts"]
     summary = {"windows": len(test), "train_windows": int((~test).sum()), "test_windows": int(test.sum()),
+               "composed_train_windows": len(composed["clips"]),
                "clips": len(set(data["clips"])), "test_clips": sorted({c for c, t in zip(data["clips"], test) if t}),
                "distinct_captions": len(set(texts)),
                "distinct_test_captions": len({c for c, t in zip(texts, test) if t}),
