@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from ..models.core.resources import DEFAULT_MOCAP
+from ..models.forecasting import HYPOTHESES
 
 DEFAULT_DATA = os.path.join("data", "forecast", "windows.npz")
 FORECAST_OUT_SUFFIX = "_forecast"  # forecast --image PHOTO writes to <image stem>_forecast unless --out is given
@@ -36,6 +37,11 @@ def add_commands(commands) -> None:
                        help="global batch of windows per step, split across processes (default: 32)")
     train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 0.001)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--hypotheses", type=int, default=HYPOTHESES,
+                       help="one_stage: futures guessed per window, the best-scored one returned "
+                            f"(default: {HYPOTHESES}; 1 is the paper's single guess)")
+    train.add_argument("--direction-weight", type=float, default=0.0,
+                       help="one_stage: weight of the bone-direction loss term (default: 0)")
     train.add_argument("--balance", type=float, default=DEFAULT_BALANCE, help=BALANCE_HELP)
     train.add_argument("--out", required=True, help="checkpoint path (.safetensors); a .json config is written beside")
 
@@ -46,6 +52,9 @@ def add_commands(commands) -> None:
                        help=f"dataset file from forecast-data (default: {DEFAULT_DATA})")
     bench.add_argument("--steps", type=int, default=1500, help="optimiser steps per trained model (default: 1500)")
     bench.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    bench.add_argument("--hypotheses", type=int, default=HYPOTHESES,
+                       help=f"futures our forecaster guesses (default: {HYPOTHESES}); with more than one, the "
+                            "single-guess model is trained and shown too")
     bench.add_argument("--balance", type=float, default=DEFAULT_BALANCE,
                        help=BALANCE_HELP + "; the same for every model")
     bench.add_argument("--json", default=None, help="also write all figures to this file")

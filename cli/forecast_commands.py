@@ -73,7 +73,8 @@ def read_pose_keypoint(path: str) -> list[dict]:
 
 def _train(args) -> int:
     train, test = load_dataset(args.data, encode_texts, balance=args.balance)
-    model = make_models(train, train.horizon)[args.model]
+    model = make_models(train, train.horizon, hypotheses=args.hypotheses,
+                        direction_weight=args.direction_weight)[args.model]
     history = train_model(model, train, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           progress=console_progress(f"train {args.model}"))
     if not is_main_process():  # under `accelerate launch`, only the main process evaluates, prints and writes
@@ -95,7 +96,8 @@ def _bench(args) -> int:
     train, test = load_dataset(args.data, encode_texts, balance=args.balance)
     print(f"data: {len(train)} train / {len(test)} test windows (test clips: {sorted(set(test.clips))}), "
           f"horizon {test.horizon}, layout {test.layout}, encoder {test.conditioning.encoder}")
-    results = run_comparison(train, test, steps=args.steps, seed=args.seed, log=lambda m: print(m, file=sys.stderr))
+    results = run_comparison(train, test, steps=args.steps, seed=args.seed, hypotheses=args.hypotheses,
+                             log=lambda m: print(m, file=sys.stderr))
     print("\n(a) " + table_title(test))
     print(format_table(results))
     print("\n(b) ADE per forecast frame (Figure 4)")

@@ -8,6 +8,7 @@ import time
 
 import torch
 
+from . import HYPOTHESES
 from .baselines import (
     CausalTransformerForecaster,
     LSTMForecaster,
@@ -27,19 +28,26 @@ SMALL = dict(d_model=64, num_layers=2, num_heads=4, ffn_dim=128, dropout=0.1)
 TEXT_ENCODER_NAMES = {"minilm-l6": "MiniLM-L6 (all-MiniLM-L6-v2, text only)"}  # encoder id -> Table 1 title
 
 
-def make_models(train: PoseWindows, max_horizon: int, size: dict = SMALL) -> dict:
-
+def make_models(train: PoseWindows, max_horizon: int, size: dict = SMALL, hypotheses: int = HYPOTHESES,
+                direction_weight: float = 0.0) -> dict:
+    """Every model of Table 1, untrained, keyed by its ``name``; ours guesses ``hypotheses`` futures.
+    With more than one, the paper's single guess is there too (key ``"one_stage_single"``), trained the
+    same way, so that the table shows what the guesses change."""
     common = dict(num_joints=train.num_joints, cond_dim=train.conditioning.dim, layout=train.layout,
                   encoder=train.conditioning.encoder)
+    ours = dict(common, max_horizon=max_horizon, direction_weight=direction_weight, **size)
     models = [  # in the paper's Table 1 order, keyed by each model's own ``name``
         NearestNeighbourPose(),
         NearestNeighbourConditioning(),
         LSTMForecaster(**common, hidden_size=size["d_model"], num_layers=2),
         CausalTransformerForecaster(**common, max_len=max_horizon + 1, **size),
         QuantizedTransformerForecaster(**common, max_len=max_horizon + 1, **size),
-        OneStageForecaster(**common, max_horizon=max_horizon, **size),
+        OneStageForecaster(**ours, hypotheses=hypotheses),
     ]
-    return {model.name: model for model in models}
+    models = {model.name: model for model in models}
+    if hypotheses > 1:
+        models["one_stage_single"] = OneStageForecaster(**ours, hypotheses=1)
+    return models
 
 
 def evaluate(model, test: PoseWindows, mismatched: list | None = None) -> tuple[dict, list[float]]:
@@ -66,12 +74,12 @@ def ground_truth_metrics(test: PoseWindows, mismatched: list | None = None) -> d
 
 
 def run_comparison(train: PoseWindows, test: PoseWindows, steps: int, lr: float = 1e-3, batch_size: int = 32,
-                   seed: int = 0, log=print) -> dict:
+                   seed: int = 0, hypotheses: int = HYPOTHESES, log=print) -> dict:
     """Train every model on ``train`` with the same loop, evaluate on ``test``: metrics and curves.
     Every model and the ground truth (key ``"ground_truth"``, no model) use the same mismatched captions."""
     mismatched = mismatched_captions(test.texts)
     results = {"ground_truth": {"metrics": ground_truth_metrics(test, mismatched), "label": "Ground truth"}}
-    for key, model in make_models(train, test.horizon).items():
+    for key, model in make_models(train, test.horizon, hypotheses=hypotheses).items():
         torch.manual_seed(seed)
         history = train_model(model, train, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
         metrics, ade_per_step = evaluate(model, test, mismatched)
@@ -101,9 +109,10 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def format_curves(results: dict, keys=("lstm", "transformer_ntp", "quant_tf", "one_stage"),
+def format_curves(results: dict, keys=("lstm", "transformer_ntp", "quant_tf", "one_stage", "one_stage_single"),
                   every: int = 5) -> str:
     horizon = len(results["one_stage"]["ade_per_step"])
+    keys = [key for key in keys if key in results]
     steps = [t for t in range(1, horizon + 1) if t == 1 or t % every == 0]
     lines = [f"{'frame':<20}" + "".join(f"{t:>7}" for t in steps)]
     for key in keys:

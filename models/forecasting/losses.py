@@ -5,23 +5,28 @@ from __future__ import annotations
 import torch
 
 
-def masked_mse(pred: torch.Tensor, target: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, visible: torch.Tensor,
+               per_sample: bool = False) -> torch.Tensor:
     """Mean squared coordinate error over visible keypoints (0, with a graph, when none is).
 
-    pred/target [..., J, 2], visible [..., J]; unseen targets may hold anything, even NaN."""
+    pred/target [B, ..., J, 2], visible [B, ..., J]; unseen targets may hold anything, even NaN.
+    ``per_sample``: one mean per item of the first axis ([B]) instead of one over everything."""
     keep = visible[..., None]
     target = torch.where(keep, target, torch.zeros((), dtype=target.dtype, device=target.device))
     squared = torch.where(keep, (pred - target).square(), torch.zeros((), dtype=pred.dtype, device=pred.device))
+    if per_sample:
+        return squared.flatten(1).sum(1) / (2 * visible.flatten(1).sum(1)).clamp_min(1)
     return squared.sum() / (2 * visible.sum()).clamp_min(1)
 
 
 def relative_pose_loss(pred: torch.Tensor, target: torch.Tensor, visible: torch.Tensor,
-                       alpha: float = 1.0, beta: float = 1.0, eps: float = 1e-6) -> torch.Tensor:
+                       alpha: float = 1.0, beta: float = 1.0, eps: float = 1e-6,
+                       per_sample: bool = False) -> torch.Tensor:
     """alpha * |D_gt - D_pred| + beta * ||Theta_gt - Theta_pred||_2 over joint pairs (Eqs. 3-7).
 
     The paper writes sums over pairs; we average over the pairs visible in each frame (so the
     weights do not depend on the keypoint count), then over frames and samples (Eqs. 8-9).
-    pred/target [B, k, J, 2], visible [B, k, J].
+    pred/target [B, k, J, 2], visible [B, k, J]. ``per_sample``: [B], each sample's mean over its frames.
     """
     def pairs(points):
         delta = points[..., None, :, :] - points[..., :, None, :]  # [B, k, J, J, 2]: x_j - x_i
@@ -37,11 +42,13 @@ def relative_pose_loss(pred: torch.Tensor, target: torch.Tensor, visible: torch.
     per_pair = alpha * (d_true - d_pred).abs() + beta * (theta_true - theta_pred).norm(dim=-1)
     per_frame = (per_pair * weight).sum((-1, -2)) / count.clamp(min=1)
     frames = (count > 0).to(pred.dtype)
+    if per_sample:
+        return (per_frame * frames).sum(-1) / frames.sum(-1).clamp(min=1)
     return (per_frame * frames).sum() / frames.sum().clamp(min=1)
 
 
 def forecasting_loss(pred, target, visible, alpha: float = 1.0, beta: float = 1.0, theta: float = 0.1,
-                     unit: float = 100.0):
+                     unit: float = 100.0, per_sample: bool = False):
     """L = L_rel(alpha, beta) + theta * L_mse (Eq. 10), with coordinates in 1/unit of the canvas.
 
     The paper does not say in which units its terms are measured, and the balance depends on it:
@@ -49,15 +56,18 @@ def forecasting_loss(pred, target, visible, alpha: float = 1.0, beta: float = 1.
     term, so theta = 0.1 silences the MSE and nothing learns global motion (to which the pair
     terms are blind). In percent of the canvas (unit = 100) the MSE and distance terms lead and the
     direction term regularises, with the paper's alpha = beta = 1, theta = 0.1.
+    ``per_sample``: [B], one loss per window (the multi-hypothesis head picks its best guess by it).
     """
     pred, target = pred * unit, target * unit
-    return relative_pose_loss(pred, target, visible, alpha, beta) + theta * masked_mse(pred, target, visible)
+    return (relative_pose_loss(pred, target, visible, alpha, beta, per_sample=per_sample)
+            + theta * masked_mse(pred, target, visible, per_sample=per_sample))
 
 
 def bone_direction_loss(pred: torch.Tensor, target: torch.Tensor, visible: torch.Tensor, bones,
-                        eps: float = 1e-6) -> torch.Tensor:
+                        eps: float = 1e-6, per_sample: bool = False) -> torch.Tensor:
     """Mean of 1 - cos(angle between predicted and true bone vectors) over the (parent, child) ``bones``
-    visible at both ends in the target; pred/target [B, k, J, 2] in units where x and y measure alike."""
+    visible at both ends in the target; pred/target [B, k, J, 2] in units where x and y measure alike.
+    ``per_sample``: [B], one mean per window."""
     parents = [p for p, _ in bones]
     children = [c for _, c in bones]
     seen = visible[..., parents] & visible[..., children]
@@ -65,4 +75,7 @@ def bone_direction_loss(pred: torch.Tensor, target: torch.Tensor, visible: torch
     true = target[..., children, :] - target[..., parents, :]
     guess = pred[..., children, :] - pred[..., parents, :]
     cosine = (true * guess).sum(-1) / (true.norm(dim=-1) * guess.norm(dim=-1)).clamp_min(eps)
-    return torch.where(seen, 1 - cosine, torch.zeros_like(cosine)).sum() / seen.sum().clamp_min(1)
+    term = torch.where(seen, 1 - cosine, torch.zeros_like(cosine))
+    if per_sample:
+        return term.flatten(1).sum(1) / seen.flatten(1).sum(1).clamp_min(1)
+    return term.sum() / seen.sum().clamp_min(1)
