@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+import torch
+
 from ..models.core.errors import InputError
 from ..models.core.pose_keypoint import validate_pose_keypoint
 from ..models.core.resources import console_progress
@@ -73,6 +75,7 @@ def read_pose_keypoint(path: str) -> list[dict]:
 
 def _train(args) -> int:
     train, test = load_dataset(args.data, encode_texts, balance=args.balance)
+    torch.manual_seed(args.seed)  # --seed fixes the initial weights as well as the batches
     model = make_models(train, train.horizon, hypotheses=args.hypotheses,
                         direction_weight=args.direction_weight)[args.model]
     history = train_model(model, train, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,

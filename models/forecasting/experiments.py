@@ -79,6 +79,7 @@ def run_comparison(train: PoseWindows, test: PoseWindows, steps: int, lr: float 
     Every model and the ground truth (key ``"ground_truth"``, no model) use the same mismatched captions."""
     mismatched = mismatched_captions(test.texts)
     results = {"ground_truth": {"metrics": ground_truth_metrics(test, mismatched), "label": "Ground truth"}}
+    torch.manual_seed(seed)  # the initial weights too: a rerun with the same seed gives the same table
     for key, model in make_models(train, test.horizon, hypotheses=hypotheses).items():
         torch.manual_seed(seed)
         history = train_model(model, train, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
