@@ -280,7 +280,7 @@ def build_dataset(out_path: str, mocap_folder: str, horizon: int = HORIZON, stri
                   else recorded[key] + composed[key]) for key in ("poses", "visible", "aspect", "mirrored",
                                                                  "texts", "clips", "fact_kinds")}
     data["fact_windows"] = dict(Counter(recorded["fact_windows"]) + Counter(composed["fact_windows"]))
-    test = split_by_clip(data["clips"])
+    test = np.array([clip in held_out for clip in data["clips"]])  # the composed clips never are
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     np.savez_compressed(out_path, poses=data["poses"], visible=data["visible"], texts=np.array(data["texts"]),
                         clips=np.array(data["clips"]), test=test, aspect=data["aspect"], mirrored=data["mirrored"],
