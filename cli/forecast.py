@@ -42,6 +42,9 @@ def add_commands(commands) -> None:
                             f"(default: {HYPOTHESES}; 1 is the paper's single guess)")
     train.add_argument("--direction-weight", type=float, default=0.0,
                        help="one_stage: weight of the bone-direction loss term (default: 0)")
+    train.add_argument("--spectrum-weight", type=float, default=0.0,
+                       help="one_stage: weight of the phase-free spectrum term, which asks for the truth's "
+                            "oscillations (waves, swings) without asking when they turn (default: 0)")
     train.add_argument("--balance", type=float, default=DEFAULT_BALANCE, help=BALANCE_HELP)
     train.add_argument("--out", required=True, help="checkpoint path (.safetensors); a .json config is written beside")
 

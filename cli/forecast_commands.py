@@ -77,7 +77,7 @@ def _train(args) -> int:
     train, test = load_dataset(args.data, encode_texts, balance=args.balance)
     torch.manual_seed(args.seed)  # --seed fixes the initial weights as well as the batches
     model = make_models(train, train.horizon, hypotheses=args.hypotheses,
-                        direction_weight=args.direction_weight)[args.model]
+                        direction_weight=args.direction_weight, spectrum_weight=args.spectrum_weight)[args.model]
     history = train_model(model, train, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           progress=console_progress(f"train {args.model}"))
     if not is_main_process():  # under `accelerate launch`, only the main process evaluates, prints and writes

@@ -29,13 +29,14 @@ TEXT_ENCODER_NAMES = {"minilm-l6": "MiniLM-L6 (all-MiniLM-L6-v2, text only)"}  #
 
 
 def make_models(train: PoseWindows, max_horizon: int, size: dict = SMALL, hypotheses: int = HYPOTHESES,
-                direction_weight: float = 0.0) -> dict:
+                direction_weight: float = 0.0, spectrum_weight: float = 0.0) -> dict:
     """Every model of Table 1, untrained, keyed by its ``name``; ours guesses ``hypotheses`` futures.
     With more than one, the paper's single guess is there too (key ``"one_stage_single"``), trained the
     same way, so that the table shows what the guesses change."""
     common = dict(num_joints=train.num_joints, cond_dim=train.conditioning.dim, layout=train.layout,
                   encoder=train.conditioning.encoder)
-    ours = dict(common, max_horizon=max_horizon, direction_weight=direction_weight, **size)
+    ours = dict(common, max_horizon=max_horizon, direction_weight=direction_weight, spectrum_weight=spectrum_weight,
+                **size)
     models = [  # in the paper's Table 1 order, keyed by each model's own ``name``
         NearestNeighbourPose(),
         NearestNeighbourConditioning(),

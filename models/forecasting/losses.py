@@ -79,3 +79,29 @@ def bone_direction_loss(pred: torch.Tensor, target: torch.Tensor, visible: torch
     if per_sample:
         return term.flatten(1).sum(1) / seen.flatten(1).sum(1).clamp_min(1)
     return term.sum() / seen.sum().clamp_min(1)
+
+
+def spectrum_loss(pred: torch.Tensor, target: torch.Tensor, visible: torch.Tensor, bones, max_bin: int,
+                  per_sample: bool = False) -> torch.Tensor:
+    """Mean |(|F pred| - |F true|)| of the bone vectors' temporal spectra, frequency bins 1..``max_bin``.
+
+    A spectrum's magnitude does not depend on phase: two waves that differ only in when the hand
+    turns have the same one, while their mean (a hand that hardly moves) has almost none. So this term
+    asks for the oscillation the truth has without asking when it turns, which the position terms
+    cannot do. Bins above ``max_bin`` are left out: there the truth is mostly detector jitter.
+    Only bones seen at both ends in every frame count. pred/target [B, k, J, 2] in units where x
+    and y measure alike; ``per_sample``: [B], one mean per window."""
+    parents = [p for p, _ in bones]
+    children = [c for _, c in bones]
+    seen = (visible[..., parents] & visible[..., children]).all(dim=1)  # [B, bones]
+    target = torch.where(visible[..., None], target, torch.zeros((), dtype=target.dtype, device=target.device))
+
+    def spectrum(points):
+        vectors = points[..., children, :] - points[..., parents, :]  # [B, k, bones, 2]
+        return torch.fft.rfft(vectors, dim=1, norm="ortho")[:, 1:max_bin + 1].abs()  # [B, bins, bones, 2]
+
+    term = (spectrum(pred) - spectrum(target)).abs().mean(dim=(1, 3))  # [B, bones]
+    term = torch.where(seen, term, torch.zeros_like(term))
+    if per_sample:
+        return term.sum(1) / seen.sum(1).clamp_min(1)
+    return term.sum() / seen.sum().clamp_min(1)

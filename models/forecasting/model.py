@@ -24,6 +24,11 @@ hand that hardly moves. So training takes, per window, the loss of the guess clo
 (plus ``RELAXED`` of the others' mean, so that no guess is left untrained), and teaches the scores
 which guess that was (cross-entropy, weight ``CHOICE_WEIGHT``); ``forecast`` returns the guess with
 the highest score, ``hypotheses_of`` all of them. Each guess is a whole future of the chosen head.
+
+Phase-free spectrum term (config ``spectrum_weight``, 0 by default and in older checkpoints): the
+guesses alone still left waves flat (a guess that waves out of phase costs more position loss than
+one that does not wave at all), so this term compares the magnitudes of the bone vectors' temporal
+spectra up to 4 Hz (``losses.spectrum_loss``): it asks for the truth's oscillation, not for when it turns.
 """
 
 from __future__ import annotations
@@ -34,12 +39,15 @@ from torch import nn
 from ..core.errors import InputError
 from .bones import aspect_tensor, bone_factor, bone_tree, from_metric, pose_from_bones, rest_pose, to_metric
 from .checks import check_conditioning, check_horizon, check_initial_pose
-from .losses import bone_direction_loss, forecasting_loss
+from .losses import bone_direction_loss, forecasting_loss, spectrum_loss
 from .types import Conditioning, PoseWindows
 
 OUTPUTS = ("bones", "displacements")
 RELAXED = 0.05  # weight of the other guesses' mean loss (several guesses)
 CHOICE_WEIGHT = 0.1  # weight of the score's cross-entropy (several guesses)
+# The spectrum term looks at bins up to 4 Hz of the training data's 30 fps: waves, swings and steps
+# (1-3 Hz) are in, detector jitter is out.
+SPECTRUM_CYCLES_PER_FRAME = 4 / 30
 
 
 class OneStageForecaster(nn.Module):
@@ -50,7 +58,7 @@ class OneStageForecaster(nn.Module):
                  d_model: int = 128, num_layers: int = 3, num_heads: int = 4, ffn_dim: int = 256,
                  dropout: float = 0.1, alpha: float = 1.0, beta: float = 1.0, theta: float = 0.1,
                  loss_unit: float = 100.0, output: str = "bones", direction_weight: float = 0.0,
-                 hypotheses: int = 1):
+                 hypotheses: int = 1, spectrum_weight: float = 0.0):
         super().__init__()
         if output not in OUTPUTS:
             raise InputError("output", f"expected one of {OUTPUTS}, got {output!r}")
@@ -61,9 +69,9 @@ class OneStageForecaster(nn.Module):
                            max_horizon=max_horizon, d_model=d_model, num_layers=num_layers, num_heads=num_heads,
                            ffn_dim=ffn_dim, dropout=dropout, alpha=alpha, beta=beta, theta=theta,
                            loss_unit=loss_unit, output=output, direction_weight=direction_weight,
-                           hypotheses=hypotheses)
-        # bones mode: the layout's tree (refuses layouts without one); the direction term needs it too
-        self.tree = bone_tree(layout) if output == "bones" or direction_weight > 0 else None
+                           hypotheses=hypotheses, spectrum_weight=spectrum_weight)
+        # bones mode: the layout's tree (refuses layouts without one); the direction and spectrum terms need it too
+        self.tree = bone_tree(layout) if output == "bones" or direction_weight > 0 or spectrum_weight > 0 else None
         if self.tree is not None and self.tree.paths.shape[0] != num_joints:
             raise InputError("num_joints", f"layout {layout!r} has {self.tree.paths.shape[0]} joints, got {num_joints}")
         width = 2 * num_joints
@@ -170,8 +178,14 @@ class OneStageForecaster(nn.Module):
         config = self.config
         loss = forecasting_loss(pred, target, visible, config["alpha"], config["beta"], config["theta"],
                                 config["loss_unit"], per_sample=per_sample)
+        ratio = aspect_tensor(aspect, len(pred), pred)
         if config["direction_weight"] > 0:
-            ratio = aspect_tensor(aspect, len(pred), pred)
             loss = loss + config["direction_weight"] * bone_direction_loss(
                 to_metric(pred, ratio), to_metric(target, ratio), visible, self.tree.bones, per_sample=per_sample)
+        if config.get("spectrum_weight", 0) > 0:
+            bins = max(1, round(pred.shape[1] * SPECTRUM_CYCLES_PER_FRAME))
+            unit = config["loss_unit"]
+            loss = loss + config["spectrum_weight"] * spectrum_loss(
+                to_metric(pred, ratio) * unit, to_metric(target, ratio) * unit, visible, self.tree.bones, bins,
+                per_sample=per_sample)
         return loss

@@ -7,7 +7,7 @@ import pytest
 import torch
 from posemotion.models.core.errors import InputError
 from posemotion.models.forecasting.bones import F_MAX, bone_tree, rest_pose
-from posemotion.models.forecasting.losses import bone_direction_loss
+from posemotion.models.forecasting.losses import bone_direction_loss, spectrum_loss
 from posemotion.models.forecasting.metrics import (
     BONE_RATIO_HIGH,
     bone_length_ratios,
@@ -203,3 +203,42 @@ def test_bone_direction_loss_by_hand():
     assert bone_direction_loss(pred, target, visible, bones).item() == pytest.approx(1.0)
     assert bone_direction_loss(target * 2, target, visible, bones).item() == pytest.approx(0.0, abs=1e-6)
     assert bone_direction_loss(-target, target, visible, bones).item() == pytest.approx(2.0)
+
+
+def _waving_forearm(phase: float, amplitude: float = 0.1, frames: int = 45) -> torch.Tensor:
+    """[1, frames, 18, 2]: a still body whose right wrist swings side to side at 2 Hz (30 fps)."""
+    pose = rest_pose(torch.rand(1, 18, 2) * 0.5 + 0.25, torch.ones(1, 18, dtype=torch.bool),
+                     bone_tree("openpose_18"))[0].expand(frames, -1, -1).clone()
+    t = torch.arange(frames) / 30.0
+    pose[:, 4, 0] += amplitude * torch.sin(2 * math.pi * 2.0 * t + phase)  # OpenPose-18 right wrist
+    return pose[None]
+
+
+def test_the_spectrum_term_asks_for_the_oscillation_but_not_for_its_phase():
+    bones, seen = bone_tree("openpose_18").bones, torch.ones(1, 45, 18, dtype=torch.bool)
+    truth = _waving_forearm(phase=0.0)
+    out_of_phase = _waving_forearm(phase=2.0)
+    mean_of_phases = (truth + _waving_forearm(phase=math.pi)) / 2  # what a single regressed guess learns
+    same = spectrum_loss(out_of_phase, truth, seen, bones, max_bin=6)
+    still = spectrum_loss(mean_of_phases, truth, seen, bones, max_bin=6)
+    assert same < 1e-5 < still
+    # a bone unseen in one frame is not judged; nothing seen -> 0 with a graph
+    seen[:, 10, 4] = False
+    assert spectrum_loss(mean_of_phases, truth, seen, bones, max_bin=6) < still
+    assert spectrum_loss(mean_of_phases, truth, torch.zeros_like(seen), bones, max_bin=6) == 0
+
+
+def test_the_spectrum_term_adds_to_the_loss_and_reaches_the_weights():
+    model = _model(max_horizon=45)
+    p0, visible, cond, aspect = _query(4, 18, seed=5)
+    visible[:] = True
+    t = torch.arange(1, 46)[None, :, None, None] / 30.0
+    future = p0[:, None] + 0.05 * torch.sin(2 * math.pi * 2.0 * t) * (torch.arange(18) == 4)[None, None, :, None]
+    windows = PoseWindows(torch.cat([p0[:, None], future], 1), visible[:, None].expand(-1, 46, -1).clone(), cond,
+                          ["x"] * 4, [str(i) for i in range(4)], "openpose_18", 30.0, aspect=aspect)
+    with_spectrum = _model(max_horizon=45, spectrum_weight=1.0)
+    with_spectrum.load_state_dict(model.state_dict())
+    assert with_spectrum.loss(windows) > model.loss(windows)
+    with_spectrum.loss(windows).backward()
+    grad = with_spectrum.head.weight.grad
+    assert grad is not None and grad.abs().sum() > 0 and torch.isfinite(grad).all()
