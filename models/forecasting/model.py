@@ -64,6 +64,9 @@ class OneStageForecaster(nn.Module):
             raise InputError("output", f"expected one of {OUTPUTS}, got {output!r}")
         if not isinstance(hypotheses, int) or hypotheses < 1:
             raise InputError("hypotheses", f"expected a whole number of guesses >= 1, got {hypotheses!r}")
+        for name, weight in (("direction_weight", direction_weight), ("spectrum_weight", spectrum_weight)):
+            if not isinstance(weight, (int, float)) or not 0 <= weight < float("inf"):
+                raise InputError(name, f"expected a finite weight >= 0, got {weight!r}")
         self.label = "Ours (one-stage)" if hypotheses == 1 else f"Ours ({hypotheses} guesses)"
         self.config = dict(num_joints=num_joints, cond_dim=cond_dim, layout=layout, encoder=encoder,
                            max_horizon=max_horizon, d_model=d_model, num_layers=num_layers, num_heads=num_heads,
@@ -182,7 +185,7 @@ class OneStageForecaster(nn.Module):
         if config["direction_weight"] > 0:
             loss = loss + config["direction_weight"] * bone_direction_loss(
                 to_metric(pred, ratio), to_metric(target, ratio), visible, self.tree.bones, per_sample=per_sample)
-        if config.get("spectrum_weight", 0) > 0:
+        if config["spectrum_weight"] > 0:
             bins = max(1, round(pred.shape[1] * SPECTRUM_CYCLES_PER_FRAME))
             unit = config["loss_unit"]
             loss = loss + config["spectrum_weight"] * spectrum_loss(

@@ -228,6 +228,13 @@ def test_the_spectrum_term_asks_for_the_oscillation_but_not_for_its_phase():
     assert spectrum_loss(mean_of_phases, truth, torch.zeros_like(seen), bones, max_bin=6) == 0
 
 
+@pytest.mark.parametrize("name", ["spectrum_weight", "direction_weight"])
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf"), "1"])
+def test_a_loss_weight_must_be_a_finite_number_at_least_zero(name, weight):
+    with pytest.raises(InputError, match=name):
+        _model(**{name: weight})
+
+
 def test_the_spectrum_term_adds_to_the_loss_and_reaches_the_weights():
     model = _model(max_horizon=45)
     p0, visible, cond, aspect = _query(4, 18, seed=5)
