@@ -63,17 +63,22 @@ def forecasting_loss(pred, target, visible, alpha: float = 1.0, beta: float = 1.
             + theta * masked_mse(pred, target, visible, per_sample=per_sample))
 
 
+def _bone_vectors(pred: torch.Tensor, target: torch.Tensor, visible: torch.Tensor, bones):
+    """Predicted and true bone vectors [..., bones, 2] of the (parent, child) ``bones`` and whether each
+    bone is seen at both ends in the target ([..., bones]); unseen target keypoints may hold anything."""
+    parents = [p for p, _ in bones]
+    children = [c for _, c in bones]
+    target = torch.where(visible[..., None], target, torch.zeros((), dtype=target.dtype, device=target.device))
+    return (pred[..., children, :] - pred[..., parents, :], target[..., children, :] - target[..., parents, :],
+            visible[..., parents] & visible[..., children])
+
+
 def bone_direction_loss(pred: torch.Tensor, target: torch.Tensor, visible: torch.Tensor, bones,
                         eps: float = 1e-6, per_sample: bool = False) -> torch.Tensor:
     """Mean of 1 - cos(angle between predicted and true bone vectors) over the (parent, child) ``bones``
     visible at both ends in the target; pred/target [B, k, J, 2] in units where x and y measure alike.
     ``per_sample``: [B], one mean per window."""
-    parents = [p for p, _ in bones]
-    children = [c for _, c in bones]
-    seen = visible[..., parents] & visible[..., children]
-    target = torch.where(visible[..., None], target, torch.zeros((), dtype=target.dtype, device=target.device))
-    true = target[..., children, :] - target[..., parents, :]
-    guess = pred[..., children, :] - pred[..., parents, :]
+    guess, true, seen = _bone_vectors(pred, target, visible, bones)
     cosine = (true * guess).sum(-1) / (true.norm(dim=-1) * guess.norm(dim=-1)).clamp_min(eps)
     term = torch.where(seen, 1 - cosine, torch.zeros_like(cosine))
     if per_sample:
@@ -91,16 +96,13 @@ def spectrum_loss(pred: torch.Tensor, target: torch.Tensor, visible: torch.Tenso
     cannot do. Bins above ``max_bin`` are left out: there the truth is mostly detector jitter.
     Only bones seen at both ends in every frame count. pred/target [B, k, J, 2] in units where x
     and y measure alike; ``per_sample``: [B], one mean per window."""
-    parents = [p for p, _ in bones]
-    children = [c for _, c in bones]
-    seen = (visible[..., parents] & visible[..., children]).all(dim=1)  # [B, bones]
-    target = torch.where(visible[..., None], target, torch.zeros((), dtype=target.dtype, device=target.device))
+    guess, true, seen = _bone_vectors(pred, target, visible, bones)  # [B, k, bones, 2] x 2, [B, k, bones]
+    seen = seen.all(dim=1)  # [B, bones]
 
-    def spectrum(points):
-        vectors = points[..., children, :] - points[..., parents, :]  # [B, k, bones, 2]
+    def spectrum(vectors):
         return torch.fft.rfft(vectors, dim=1, norm="ortho")[:, 1:max_bin + 1].abs()  # [B, bins, bones, 2]
 
-    term = (spectrum(pred) - spectrum(target)).abs().mean(dim=(1, 3))  # [B, bones]
+    term = (spectrum(guess) - spectrum(true)).abs().mean(dim=(1, 3))  # [B, bones]
     term = torch.where(seen, term, torch.zeros_like(term))
     if per_sample:
         return term.sum(1) / seen.sum(1).clamp_min(1)
