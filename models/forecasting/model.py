@@ -181,14 +181,16 @@ class OneStageForecaster(nn.Module):
         config = self.config
         loss = forecasting_loss(pred, target, visible, config["alpha"], config["beta"], config["theta"],
                                 config["loss_unit"], per_sample=per_sample)
+        if config["direction_weight"] == 0 and config["spectrum_weight"] == 0:
+            return loss
         ratio = aspect_tensor(aspect, len(pred), pred)
+        pred, target = to_metric(pred, ratio), to_metric(target, ratio)  # where x and y measure alike
         if config["direction_weight"] > 0:
             loss = loss + config["direction_weight"] * bone_direction_loss(
-                to_metric(pred, ratio), to_metric(target, ratio), visible, self.tree.bones, per_sample=per_sample)
+                pred, target, visible, self.tree.bones, per_sample=per_sample)
         if config["spectrum_weight"] > 0:
             bins = max(1, round(pred.shape[1] * SPECTRUM_CYCLES_PER_FRAME))
             unit = config["loss_unit"]
             loss = loss + config["spectrum_weight"] * spectrum_loss(
-                to_metric(pred, ratio) * unit, to_metric(target, ratio) * unit, visible, self.tree.bones, bins,
-                per_sample=per_sample)
+                pred * unit, target * unit, visible, self.tree.bones, bins, per_sample=per_sample)
         return loss
